@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { beatIndexSchema, codePoints, hlcSchema, tokenSchema } from './text';
+
+/** The `type` of every StatusClaim. */
+export const STATUS_CLAIM_TYPE = 'backbeat.statusclaim.v1';
+
+/** What an agent can say it is doing. */
+export const CLAIM_STATES = ['executing', 'planning', 'waiting', 'review', 'done', 'failed'] as const;
+
+const stateSchema = z.enum(CLAIM_STATES);
+const waitForSchema = z.array(codePoints(1, 256)).max(32);
+const beatsLeftSchema = z.number().int().min(0).max(2 ** 31 - 1);
+const progressSchema = z.number().min(0).max(1);
+const notesSchema = codePoints(0, 256);
+const taskIdSchema = codePoints(1, 128);
+
+/** StatusClaim on the wire (PROTOCOL.md section 5), snake_case. Unknown fields are stripped. */
+export const StatusClaimSchema = z.object({
+  type: z.literal(STATUS_CLAIM_TYPE),
+  cluster_id: tokenSchema,
+  agent_id: tokenSchema,
+  task_id: taskIdSchema,
+  beat_index: beatIndexSchema,
+  window_id: z.string().regex(/^[0-9a-f]{32}$/, { message: 'must be a window id' }),
+  state: stateSchema,
+  wait_for: waitForSchema.optional(),
+  beats_left: beatsLeftSchema,
+  progress: progressSchema,
+  notes: notesSchema,
+  hlc: hlcSchema,
+});
+
+/** A status claim as it travels. */
+export type StatusClaim = z.infer<typeof StatusClaimSchema>;
+
+/**
+ * What a caller gives `emitStatusClaim`: camelCase, the SDK fills the rest. An empty or absent
+ * `taskId` becomes the client's default task id; `notes` defaults to empty.
+ */
+export const StatusClaimInputSchema = z.object({
+  taskId: z.union([z.literal(''), taskIdSchema]).optional(),
+  state: stateSchema,
+  waitFor: waitForSchema.optional(),
+  beatsLeft: beatsLeftSchema,
+  progress: progressSchema,
+  notes: notesSchema.default(''),
+});
+
+/** A status claim input, as callers write it. */
+export type StatusClaimInput = z.input<typeof StatusClaimInputSchema>;
+/** A status claim input after validation (defaults applied). */
+export type ValidStatusClaimInput = z.output<typeof StatusClaimInputSchema>;

@@ -1,0 +1,45 @@
+/** PROTOCOL.md section 2: ids are NATS tokens, and the subjects built from them. */
+
+/** Cluster, agent and pulse ids: `^[A-Za-z0-9_-]{1,128}$`. */
+export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** Whether `value` is a valid cluster, agent or pulse id. */
+export function isToken(value: unknown): value is string {
+  return typeof value === 'string' && TOKEN_PATTERN.test(value);
+}
+
+/** `backbeat.<cluster>.beat`: the pulse's frames. */
+export function beatSubject(clusterId: string): string {
+  return `backbeat.${clusterId}.beat`;
+}
+
+/** `backbeat.<cluster>.status.<agent>`: one agent's claims. */
+export function statusSubject(clusterId: string, agentId: string): string {
+  return `backbeat.${clusterId}.status.${agentId}`;
+}
+
+/** `backbeat.<cluster>.status.*`: every agent's claims, for observers. */
+export function statusWildcard(clusterId: string): string {
+  return `backbeat.${clusterId}.status.*`;
+}
+
+/** `backbeat.<cluster>.status.>`: the subjects a JetStream status stream captures. */
+export function statusStreamSubjects(clusterId: string): string {
+  return `backbeat.${clusterId}.status.>`;
+}
+
+/** `BACKBEAT_STATUS_<cluster>`: the JetStream stream that stores a cluster's claims. */
+export function statusStreamName(clusterId: string): string {
+  return `BACKBEAT_STATUS_${clusterId}`;
+}
+
+/**
+ * The cluster and agent a status subject names, or null when it is not of the form
+ * `backbeat.<cluster>.status.<agent>` with token ids.
+ */
+export function parseStatusSubject(subject: string): { clusterId: string; agentId: string } | null {
+  const parts = subject.split('.');
+  if (parts.length !== 4 || parts[0] !== 'backbeat' || parts[2] !== 'status') return null;
+  const [, clusterId, , agentId] = parts as [string, string, string, string];
+  return isToken(clusterId) && isToken(agentId) ? { clusterId, agentId } : null;
+}

@@ -1,0 +1,49 @@
+/** A pino-compatible logger: `logger.warn(obj, msg)` or `logger.warn(msg)`. */
+export interface Logger {
+  debug(obj: unknown, msg?: string, ...args: unknown[]): void;
+  info(obj: unknown, msg?: string, ...args: unknown[]): void;
+  warn(obj: unknown, msg?: string, ...args: unknown[]): void;
+  error(obj: unknown, msg?: string, ...args: unknown[]): void;
+  child?(bindings: Record<string, unknown>): Logger;
+}
+
+const ignore = (): void => undefined;
+
+/** The default: says nothing. */
+export const silentLogger: Logger = { debug: ignore, info: ignore, warn: ignore, error: ignore };
+
+/**
+ * A logger that says each kind of trouble at most once per `intervalMs`, then how many of it it
+ * held back: bad input can arrive ten times a second, and a log must stay readable.
+ */
+export class RateLimitedLog {
+  private readonly lastSaid = new Map<string, { at: number; held: number }>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly intervalMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Warn about `key` unless it was said within the interval; `details` go in the log object. */
+  warn(key: string, msg: string, details: Record<string, unknown> = {}): void {
+    this.say('warn', key, msg, details);
+  }
+
+  /** As {@link warn}, at error level. */
+  error(key: string, msg: string, details: Record<string, unknown> = {}): void {
+    this.say('error', key, msg, details);
+  }
+
+  private say(level: 'warn' | 'error', key: string, msg: string, details: Record<string, unknown>): void {
+    const now = this.now();
+    const last = this.lastSaid.get(key);
+    if (last && now - last.at < this.intervalMs) {
+      last.held++;
+      return;
+    }
+    const held = last?.held ?? 0;
+    this.lastSaid.set(key, { at: now, held: 0 });
+    this.logger[level](held > 0 ? { ...details, key, suppressed: held } : { ...details, key }, msg);
+  }
+}

@@ -1,0 +1,263 @@
+import { connect, Events, DebugEvents, type ConnectionOptions, type NatsConnection, type NatsError } from 'nats';
+import { Subject, type Observable } from 'rxjs';
+import { ConnectionError } from '../errors';
+import type { Logger } from '../observability/logger';
+import { Backoff } from './backoff';
+
+/** Settings of a {@link NatsLink}; the client passes its resolved config. */
+export interface NatsLinkOptions {
+  servers: string[];
+  connectTimeoutMs: number;
+  reconnectDelayMs: number;
+  maxReconnectDelayMs: number;
+  /** Dial attempts per server before giving up, the first dial's included; -1: forever. */
+  maxReconnects: number;
+  natsOptions: ConnectionOptions;
+  logger: Logger;
+  /** For tests of the jitter; `Math.random` by default. */
+  random?: () => number;
+}
+
+/** What happens to the link, in order. */
+export type LinkEvent =
+  | { type: 'connected'; connection: NatsConnection }
+  | { type: 'disconnected' }
+  | { type: 'reconnected' }
+  | { type: 'permission-error'; subject: string; operation: string; error: Error }
+  /** nats.js gave up (or the first dial did): the link stays down until stopped. */
+  | { type: 'gave-up'; reason: string };
+
+/** The first open's outcome. */
+export type OpenOutcome = 'connected' | 'unreachable';
+
+/**
+ * One NATS connection and its life: the SDK owns the first dial (each try limited by
+ * `connectTimeoutMs`, retried with the backoff until connected or closed, so a caller never
+ * waits on an unreachable server), then nats.js reconnects by itself with a backoff
+ * `min(reconnectDelayMs · 2^k, maxReconnectDelayMs)` ±20 %, where k counts the dials since the
+ * disconnect (from nats.js's `reconnecting` events, never from calls of the handler).
+ *
+ * A shared connection ({@link NatsLink.shared}) is watched, never dialled or closed.
+ */
+export class NatsLink {
+  private readonly eventsSubject = new Subject<LinkEvent>();
+  /** The link's events; completes when the link is closed. */
+  readonly events$: Observable<LinkEvent> = this.eventsSubject.asObservable();
+
+  private nc: NatsConnection | null = null;
+  private up = false;
+  private closing = false;
+  private reconnectCount = 0;
+  private dialsSinceDisconnect = 0;
+  private lastFailure: string | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private wakeRetry: (() => void) | null = null;
+  private readonly backoff: Backoff;
+
+  private constructor(
+    private readonly options: NatsLinkOptions | null,
+    private readonly owned: boolean,
+  ) {
+    this.backoff = new Backoff(
+      options?.reconnectDelayMs ?? 0,
+      options?.maxReconnectDelayMs ?? 0,
+      options?.random,
+    );
+  }
+
+  /** A link that dials `options.servers` itself. */
+  static dial(options: NatsLinkOptions): NatsLink {
+    return new NatsLink(options, true);
+  }
+
+  /** A link over a connection someone else opened and will close. */
+  static shared(connection: NatsConnection): NatsLink {
+    const link = new NatsLink(null, false);
+    link.adopt(connection);
+    return link;
+  }
+
+  /** The connection, once one was made. */
+  get connection(): NatsConnection | null {
+    return this.nc;
+  }
+
+  /** Whether the connection is up now. */
+  get connected(): boolean {
+    return this.up;
+  }
+
+  /** Reconnections so far. */
+  get reconnects(): number {
+    return this.reconnectCount;
+  }
+
+  /** Why the link is down for good, or null. */
+  get failure(): string | null {
+    return this.lastFailure;
+  }
+
+  /**
+   * Dial until connected or closed. Resolves `'connected'`, or `'unreachable'` once the first
+   * try failed or `connectTimeoutMs` passed (dialling goes on in the background); rejects with
+   * `ConnectionError` when the server refuses the client (authentication, authorization, TLS).
+   */
+  open(): Promise<OpenOutcome> {
+    const options = this.options;
+    if (!options || this.nc) return Promise.resolve('connected');
+    return new Promise<OpenOutcome>((resolve, reject) => {
+      let settled = false;
+      const settle = (outcome: OpenOutcome | ConnectionError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        if (outcome instanceof ConnectionError) reject(outcome);
+        else resolve(outcome);
+      };
+      const deadline = setTimeout(() => settle('unreachable'), options.connectTimeoutMs);
+      void this.dialLoop(options, settle);
+    });
+  }
+
+  private async dialLoop(
+    options: NatsLinkOptions,
+    settle: (outcome: OpenOutcome | ConnectionError) => void,
+  ): Promise<void> {
+    for (let attempt = 0; !this.closing; attempt++) {
+      try {
+        const nc = await connect({
+          ...options.natsOptions,
+          servers: options.servers,
+          timeout: options.connectTimeoutMs,
+          reconnect: true,
+          maxReconnectAttempts: options.maxReconnects,
+          reconnectTimeWait: options.reconnectDelayMs,
+          reconnectDelayHandler: () => this.reconnectDelayMs(),
+          waitOnFirstConnect: false,
+        });
+        if (this.closing) {
+          await nc.close().catch(() => undefined);
+          return;
+        }
+        this.adopt(nc);
+        settle('connected');
+        return;
+      } catch (err) {
+        const error = err as Error;
+        if (isRefusal(error)) {
+          const refusal = new ConnectionError(`NATS refused the client: ${error.message}`, {
+            cause: error,
+          });
+          this.giveUp(refusal.message);
+          settle(refusal);
+          return;
+        }
+        settle('unreachable');
+        options.logger.debug({ err: error.message, attempt }, 'backbeat: NATS dial failed');
+        if (options.maxReconnects !== -1 && attempt + 1 >= options.maxReconnects) {
+          this.giveUp(`no NATS server answered after ${attempt + 1} dials: ${error.message}`);
+          return;
+        }
+        await this.pause(this.backoff.delayMs(attempt));
+      }
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeRetry = resolve;
+      this.retryTimer = setTimeout(resolve, ms);
+    });
+  }
+
+  /** nats.js's `reconnectDelayHandler`: the wait after the dials made since the disconnect. */
+  private reconnectDelayMs(): number {
+    return this.backoff.delayMs(Math.max(0, this.dialsSinceDisconnect - 1));
+  }
+
+  private adopt(nc: NatsConnection): void {
+    this.nc = nc;
+    this.up = true;
+    this.eventsSubject.next({ type: 'connected', connection: nc });
+    void this.watchStatus(nc);
+    void nc.closed().then((err) => {
+      this.up = false;
+      if (!this.closing) {
+        this.giveUp(err ? `NATS connection closed: ${err.message}` : 'NATS connection closed');
+      }
+    });
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      switch (status.type) {
+        case Events.Disconnect:
+          this.up = false;
+          this.dialsSinceDisconnect = 0;
+          this.eventsSubject.next({ type: 'disconnected' });
+          break;
+        case DebugEvents.Reconnecting:
+          this.dialsSinceDisconnect++;
+          break;
+        case Events.Reconnect:
+          this.up = true;
+          this.reconnectCount++;
+          this.dialsSinceDisconnect = 0;
+          this.backoff.reset();
+          this.eventsSubject.next({ type: 'reconnected' });
+          break;
+        case Events.Error: {
+          const context = (status as { permissionContext?: { subject: string; operation: string } })
+            .permissionContext;
+          if (context) {
+            this.eventsSubject.next({
+              type: 'permission-error',
+              subject: context.subject,
+              operation: context.operation,
+              error: new Error(`permissions violation: ${context.operation} to ${context.subject}`),
+            });
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+
+  private giveUp(reason: string): void {
+    this.lastFailure = reason;
+    this.up = false;
+    this.eventsSubject.next({ type: 'gave-up', reason });
+  }
+
+  /**
+   * Stop dialling and close the connection if this link opened it (draining first, so what was
+   * handed to nats.js is sent). A shared connection stays open.
+   */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.wakeRetry?.();
+    const nc = this.nc;
+    if (this.owned && nc && !nc.isClosed()) {
+      await (this.up ? nc.drain() : nc.close()).catch(() => nc.close().catch(() => undefined));
+    }
+    this.up = false;
+    this.eventsSubject.complete();
+  }
+}
+
+/** Whether a dial error is a refusal that retrying cannot cure. */
+function isRefusal(err: Error): boolean {
+  const natsError = err as Partial<NatsError> & { code?: string };
+  if (typeof natsError.isAuthError === 'function' && natsError.isAuthError()) return true;
+  const code = String(natsError.code ?? '');
+  return (
+    code === 'TLS' ||
+    code.startsWith('ERR_TLS') ||
+    code.startsWith('ERR_SSL') ||
+    /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|DEPTH_ZERO/.test(code)
+  );
+}

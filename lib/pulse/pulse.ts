@@ -1,0 +1,152 @@
+/**
+ * The dev pulse: publishes PROTOCOL.md BeatFrames on `backbeat.<cluster>.beat` on an absolute
+ * schedule. The examples, tests and benchmarks run against it; `backbeat pulse` runs it from the
+ * command line.
+ */
+import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
+import { HybridLogicalClock } from '../clock/hlc';
+import { parseSigningKey } from '../crypto/keys';
+import { ConnectionError } from '../errors';
+import { beatSubject } from '../protocol/subjects';
+import { makePulseFrame } from './frame';
+import { checkPulseTempo, resolvePulseOptions, type PulseOptions } from './options';
+import { startBeatSchedule, type ScheduledBeat } from './schedule';
+
+export type { PulseOptions } from './options';
+
+/** A running dev pulse. */
+export interface Pulse {
+  /** This pulse's id (the `pulse_id` of its frames, and the node of its HLC stamps). */
+  readonly pulseId: string;
+  /**
+   * Changes the tempo from the next beat on: that beat still comes when the last frame's
+   * `deadline_at` said, carrying the new tempo, and later beats follow the new period. No-op
+   * after `stop()`.
+   *
+   * @throws ConfigError (field `tempoBpm`) when `bpm` is not a number from 1 to 6000.
+   */
+  setTempo(bpm: number): void;
+  /**
+   * Stops the schedule, and closes the connection if the pulse dialled it (never a shared
+   * `connection`). Idempotent: every call returns the same promise.
+   */
+  stop(): Promise<void>;
+  /** The index of the last beat published (or attempted while disconnected). */
+  beatIndex(): number;
+  /** `await using pulse = await startPulse(…)` stops it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Reconnect wait of a pulse's own connection: short, so that few beats fall in the gap. */
+const PULSE_RECONNECT_WAIT_MS = 250;
+
+/**
+ * Starts a dev pulse. Beat `startIndex` goes out at once; beat `k` is due one period after beat
+ * `k − 1` was due, from the start or the last tempo change (never from when a timer happened to
+ * run, so lateness does not accumulate). A frame published while NATS is disconnected is lost:
+ * nats.js discards what it buffered when it dials again, and a stale beat is worth nothing. The
+ * schedule keeps its time across the gap; a pulse that dialled its own connection reconnects for
+ * ever, every 250 ms. A publish error never escapes: it goes to `onError`.
+ *
+ * @example
+ * const pulse = await startPulse({ natsUrl: 'nats://localhost:4222', clusterId: 'chorus-dev' });
+ * pulse.setTempo(90);
+ * await pulse.stop();
+ * @param options `clusterId` (required); `natsUrl` or `connection`; `pulseId`, `tempoBpm` (120),
+ * `beatsPerBar` (4), `phases` (`['plan', 'work', 'work', 'review']`), `signingKey`, `startIndex`
+ * (0), `scheduler`, `physicalNow`, `onError`.
+ * @return The running pulse, once its first beat is published.
+ * @throws ConfigError naming the first invalid option; ConnectionError when `natsUrl` cannot be
+ * dialled.
+ */
+export async function startPulse(options: PulseOptions): Promise<Pulse> {
+  const config = resolvePulseOptions(options);
+  const signingKey =
+    config.signingKey === undefined ? undefined : parseSigningKey(config.signingKey);
+  const { clusterId, pulseId, beatsPerBar, phases, physicalNow, onError } = config;
+  const ownsConnection = config.connection === undefined;
+  const connection = config.connection ?? (await dial(config.natsUrl, pulseId));
+  const clock = new HybridLogicalClock(pulseId, { physicalNow });
+  const subject = beatSubject(clusterId);
+
+  const report = (error: unknown) => {
+    try {
+      onError?.(error);
+    } catch {
+      // A failing reporter must not stop the beat.
+    }
+  };
+
+  const publish = (beat: ScheduledBeat) => {
+    try {
+      const { payload, headers } = makePulseFrame({
+        clusterId,
+        pulseId,
+        beatIndex: beat.index,
+        tempoBpm: beat.tempoBpm,
+        beatsPerBar,
+        phases,
+        clock,
+        deadlineAtMs: physicalNow() + (beat.nextDueAtMs - beat.nowMs),
+        signingKey,
+      });
+      connection.publish(subject, payload, { headers: toMsgHdrs(headers) });
+    } catch (error) {
+      report(error);
+    }
+  };
+
+  const schedule = startBeatSchedule({
+    scheduler: config.scheduler,
+    startIndex: config.startIndex,
+    tempoBpm: config.tempoBpm,
+    onBeat: publish,
+    onError: report,
+  });
+  // A connection closed for good (by its owner, or after an auth failure) can publish nothing.
+  void connection.closed().then(
+    () => schedule.stop(),
+    () => schedule.stop(),
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      schedule.stop();
+      if (ownsConnection && !connection.isClosed()) await connection.close();
+    })());
+
+  return {
+    pulseId,
+    setTempo: (bpm) => schedule.setTempo(checkPulseTempo(bpm)),
+    stop,
+    beatIndex: () => schedule.beatIndex(),
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+/** Dials NATS for the pulse: reconnect for ever, quickly. */
+async function dial(servers: string | string[], pulseId: string): Promise<NatsConnection> {
+  try {
+    return await connect({
+      servers,
+      name: `backbeat-${pulseId}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: PULSE_RECONNECT_WAIT_MS,
+    });
+  } catch (error) {
+    throw new ConnectionError(
+      `the pulse cannot connect to NATS at ${String(servers)}: ${String(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+/** nats.js headers from the frame maker's record; undefined when there are none. */
+function toMsgHdrs(record: Readonly<Record<string, string>>): MsgHdrs | undefined {
+  const entries = Object.entries(record);
+  if (entries.length === 0) return undefined;
+  const result = natsHeaders();
+  for (const [name, value] of entries) result.set(name, value);
+  return result;
+}

@@ -1,0 +1,131 @@
+/**
+ * The dev pulse's beat schedule: absolute due times, re-anchored only at tempo changes, so that
+ * late timer callbacks never add up to drift. No frames and no NATS: it only says when.
+ */
+import { MAX_BEAT_INDEX } from '../protocol/text';
+import type { PulseScheduler } from './scheduler';
+
+/** One beat of the schedule, handed to `onBeat` when it is due (or as soon after as it can). */
+export interface ScheduledBeat {
+  /** The beat's index. */
+  readonly index: number;
+  /** The tempo from this beat on: the period up to the next beat is `60000 / tempoBpm`. */
+  readonly tempoBpm: number;
+  /** When this beat was due, on the scheduler's clock. */
+  readonly dueAtMs: number;
+  /** When the next beat is due, on the scheduler's clock. */
+  readonly nextDueAtMs: number;
+  /** When the callback ran, on the scheduler's clock (at or after `dueAtMs`). */
+  readonly nowMs: number;
+  /** Beats whose slots passed while the event loop was stalled: skipped, not sent in a burst. */
+  readonly skipped: number;
+}
+
+/** What a running schedule offers. */
+export interface BeatSchedule {
+  /** The tempo from the next beat on: that beat stays when it was due, the ones after follow. */
+  setTempo(tempoBpm: number): void;
+  /** Stops the schedule; idempotent. */
+  stop(): void;
+  /** The index of the last beat handed out; `startIndex − 1` before the first. */
+  beatIndex(): number;
+}
+
+/** How a schedule starts. */
+export interface BeatScheduleOptions {
+  readonly scheduler: PulseScheduler;
+  /** The first beat's index: it is due at once. */
+  readonly startIndex: number;
+  /** The starting tempo (validated by the caller). */
+  readonly tempoBpm: number;
+  /** Called for each beat; must not throw (what it throws goes to `onError`). */
+  readonly onBeat: (beat: ScheduledBeat) => void;
+  /** Told of what `onBeat` threw; the schedule goes on. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/**
+ * Starts a beat schedule: the first beat at once, then beat `k` at `anchor + (k − anchorIndex) ×
+ * period`, where the anchor is the start or the last tempo change. Each timer is set from that
+ * absolute due time, so a late callback shortens the next wait instead of shifting every later
+ * beat; slots that pass entirely during a stall are skipped (and reported), not sent in a burst.
+ *
+ * @example
+ * const schedule = startBeatSchedule({
+ *   scheduler: realTimeScheduler, startIndex: 0, tempoBpm: 120,
+ *   onBeat: (beat) => console.log(beat.index),
+ * });
+ * schedule.setTempo(90);
+ * schedule.stop();
+ * @param options The scheduler, the first index, the tempo, and what to do on each beat.
+ * @return The running schedule.
+ */
+export function startBeatSchedule(options: BeatScheduleOptions): BeatSchedule {
+  const { scheduler, onBeat, onError } = options;
+  let anchorAtMs = scheduler.now();
+  let anchorIndex = options.startIndex;
+  let tempoBpm = options.tempoBpm;
+  let pendingTempoBpm: number | undefined;
+  let nextIndex = options.startIndex;
+  let stopped = false;
+  let cancelTimer: (() => void) | undefined;
+
+  const periodMs = () => 60000 / tempoBpm;
+  const dueAt = (index: number) => anchorAtMs + (index - anchorIndex) * periodMs();
+
+  function fire(): void {
+    cancelTimer = undefined;
+    if (stopped) return;
+    const nowMs = scheduler.now();
+    // The latest slot already due; never below the next one (floating point, early timers).
+    const latestDue = anchorIndex + Math.floor((nowMs - anchorAtMs) / periodMs());
+    const index = Math.max(nextIndex, latestDue);
+    if (index > MAX_BEAT_INDEX) {
+      stop();
+      return;
+    }
+    if (pendingTempoBpm !== undefined) {
+      // This beat keeps the time it was promised (the last frame's deadline); the new period
+      // starts from it.
+      anchorAtMs = dueAt(index);
+      anchorIndex = index;
+      tempoBpm = pendingTempoBpm;
+      pendingTempoBpm = undefined;
+    }
+    const beat: ScheduledBeat = {
+      index,
+      tempoBpm,
+      dueAtMs: dueAt(index),
+      nextDueAtMs: dueAt(index + 1),
+      nowMs,
+      skipped: index - nextIndex,
+    };
+    nextIndex = index + 1;
+    // Set the next timer first, so that neither a throwing nor a stopping onBeat can break it.
+    cancelTimer = scheduler.schedule(fire, Math.max(0, beat.nextDueAtMs - nowMs));
+    try {
+      onBeat(beat);
+    } catch (error) {
+      try {
+        onError?.(error);
+      } catch {
+        // The reporter failed too: a timer callback must not throw, or the process dies.
+      }
+    }
+  }
+
+  function stop(): void {
+    stopped = true;
+    cancelTimer?.();
+    cancelTimer = undefined;
+  }
+
+  fire();
+  return {
+    setTempo: (bpm) => {
+      if (!stopped) pendingTempoBpm = bpm;
+    },
+    stop,
+    beatIndex: () => nextIndex - 1,
+  };
+}

@@ -5,5 +5,6 @@ module.exports = {
   testMatch: ['**/*.spec.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   globalSetup: '<rootDir>/spec/support/global-setup.ts',
+  setupFilesAfterEnv: ['<rootDir>/spec/support/after-env.ts'],
   testTimeout: 30000,
 };

@@ -35,7 +35,12 @@ export class RateLimitedLog {
     this.say('error', key, msg, details);
   }
 
-  private say(level: 'warn' | 'error', key: string, msg: string, details: Record<string, unknown>): void {
+  private say(
+    level: 'warn' | 'error',
+    key: string,
+    msg: string,
+    details: Record<string, unknown>,
+  ): void {
     const now = this.now();
     const last = this.lastSaid.get(key);
     if (last && now - last.at < this.intervalMs) {

@@ -33,13 +33,13 @@ export class RecentSummary {
     const sorted = this.samples.slice(0, this.filled).sort();
     let sum = 0;
     for (const value of sorted) sum += value;
-    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
     return {
       count: this.total,
       mean: sum / sorted.length,
       p50: at(0.5),
       p99: at(0.99),
-      max: sorted[sorted.length - 1]!,
+      max: sorted[sorted.length - 1],
     };
   }
 }

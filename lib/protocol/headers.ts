@@ -4,7 +4,10 @@ import type { MsgHdrs } from 'nats';
 export type HeadersLike = MsgHdrs | Readonly<Record<string, string | readonly string[]>>;
 
 function isMsgHdrs(headers: HeadersLike): headers is MsgHdrs {
-  return typeof (headers as MsgHdrs).keys === 'function' && typeof (headers as MsgHdrs).values === 'function';
+  return (
+    typeof (headers as MsgHdrs).keys === 'function' &&
+    typeof (headers as MsgHdrs).values === 'function'
+  );
 }
 
 /**
@@ -36,5 +39,5 @@ export function headerValues(headers: HeadersLike | undefined, name: string): st
 /** The one value of header `name`, or null when it is absent or given more than once. */
 export function singleHeader(headers: HeadersLike | undefined, name: string): string | null {
   const values = headerValues(headers, name);
-  return values.length === 1 ? values[0]! : null;
+  return values.length === 1 ? values[0] : null;
 }

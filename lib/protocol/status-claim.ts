@@ -5,11 +5,22 @@ import { beatIndexSchema, codePoints, hlcSchema, tokenSchema } from './text';
 export const STATUS_CLAIM_TYPE = 'backbeat.statusclaim.v1';
 
 /** What an agent can say it is doing. */
-export const CLAIM_STATES = ['executing', 'planning', 'waiting', 'review', 'done', 'failed'] as const;
+export const CLAIM_STATES = [
+  'executing',
+  'planning',
+  'waiting',
+  'review',
+  'done',
+  'failed',
+] as const;
 
 const stateSchema = z.enum(CLAIM_STATES);
 const waitForSchema = z.array(codePoints(1, 256)).max(32);
-const beatsLeftSchema = z.number().int().min(0).max(2 ** 31 - 1);
+const beatsLeftSchema = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1);
 const progressSchema = z.number().min(0).max(1);
 const notesSchema = codePoints(0, 256);
 const taskIdSchema = codePoints(1, 128);

@@ -27,15 +27,13 @@ export function codePointLength(text: string): number {
 
 /** A string of `min` to `max` Unicode code points. */
 export function codePoints(min: number, max: number) {
-  return z
-    .string()
-    .refine(
-      (text) => {
-        const length = codePointLength(text);
-        return length >= min && length <= max;
-      },
-      { message: `must be ${min === 0 ? `at most ${max}` : `${min} to ${max}`} characters` },
-    );
+  return z.string().refine(
+    (text) => {
+      const length = codePointLength(text);
+      return length >= min && length <= max;
+    },
+    { message: `must be ${min === 0 ? `at most ${max}` : `${min} to ${max}`} characters` },
+  );
 }
 
 /** A cluster, agent or pulse id. */

@@ -1,4 +1,11 @@
-import { connect, Events, DebugEvents, type ConnectionOptions, type NatsConnection, type NatsError } from 'nats';
+import {
+  connect,
+  Events,
+  DebugEvents,
+  type ConnectionOptions,
+  type NatsConnection,
+  type NatsError,
+} from 'nats';
 import { Subject, type Observable } from 'rxjs';
 import { ConnectionError } from '../errors';
 import type { Logger } from '../observability/logger';

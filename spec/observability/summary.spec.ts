@@ -25,7 +25,8 @@ describe('RecentSummary', () => {
 describe('RateLimitedLog', () => {
   function recorder(): Logger & { lines: Array<[string, unknown, string | undefined]> } {
     const lines: Array<[string, unknown, string | undefined]> = [];
-    const at = (level: string) => (obj: unknown, msg?: string) => void lines.push([level, obj, msg]);
+    const at = (level: string) => (obj: unknown, msg?: string) =>
+      void lines.push([level, obj, msg]);
     return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
   }
 

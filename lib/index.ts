@@ -1,0 +1,42 @@
+/**
+ * `@chorus-services/backbeat`: the public surface of API.md. Re-exports only.
+ * @packageDocumentation
+ */
+export {
+  BackbeatError,
+  ErrorCode,
+  ConfigError,
+  ConnectionError,
+  ClientStateError,
+  StatusClaimValidationError,
+  BeatBudgetExceededError,
+  BeatSourceClosedError,
+} from './errors';
+export type { BeatBudgetInfo, StatusClaimIssue } from './errors';
+
+export { windowIdFor } from './protocol/windows';
+export { BeatFrameSchema, BEAT_FRAME_TYPE, type BeatFrame } from './protocol/beat-frame';
+export {
+  StatusClaimSchema,
+  StatusClaimInputSchema,
+  STATUS_CLAIM_TYPE,
+  CLAIM_STATES,
+  type StatusClaim,
+  type StatusClaimInput,
+} from './protocol/status-claim';
+export { beatSubject, statusSubject, statusWildcard } from './protocol/subjects';
+export type { Beat, BeatSource } from './beats/beat';
+
+export { HybridLogicalClock } from './clock/hlc';
+export { generateSigningKey } from './crypto/keys';
+
+export {
+  verifyStatus,
+  type StatusVerdict,
+  type StatusRejectReason,
+  type VerifyStatusOptions,
+  type StatusMessage,
+} from './operators/verify-status';
+
+export { startPulse, type Pulse, type PulseOptions } from './pulse/pulse';
+export type { Logger } from './observability/logger';

@@ -1,0 +1,140 @@
+/**
+ * The dev pulse against a real nats-server: its frames pass the frame judge, a shared connection
+ * is left open, and the schedule keeps its time across a server restart.
+ */
+import { connect, type Msg, type NatsConnection, type Subscription } from 'nats';
+import { generateSigningKey } from '../../lib/crypto/keys';
+import { ConnectionError } from '../../lib/errors';
+import { judgeFrame, type AcceptedFrame, type JudgeContext } from '../../lib/protocol/judge';
+import { beatSubject } from '../../lib/protocol/subjects';
+import { startPulse, type Pulse } from '../../lib/pulse/pulse';
+import { freePorts, startNatsServer, type NatsServerHandle } from '../support/nats-server';
+
+const CLUSTER = 'pulse-it';
+/** 1200 BPM: a beat every 50 ms, so that a few frames arrive quickly. */
+const TEMPO_BPM = 1200;
+const PERIOD_MS = 60000 / TEMPO_BPM;
+
+/** Receives messages one at a time from a subscription, waiting for each as needed. */
+function inbox(sub: Subscription) {
+  const iterator = sub[Symbol.asyncIterator]();
+  return async (): Promise<Msg> => {
+    const next = await iterator.next();
+    if (next.done) throw new Error('the subscription closed');
+    return next.value;
+  };
+}
+
+function judgeContext(trustedPulseKeys: Uint8Array[]): JudgeContext {
+  return {
+    clusterId: CLUSTER,
+    acceptLegacyFrames: false,
+    trustedPulseKeys,
+    maxClockSkewMs: 60000,
+    physicalNow: () => Date.now(),
+    legacy: () => {
+      throw new Error('no legacy frame is expected');
+    },
+  };
+}
+
+describe('startPulse against nats-server', () => {
+  let server: NatsServerHandle;
+  let subscriber: NatsConnection;
+  let pulse: Pulse | undefined;
+
+  beforeEach(async () => {
+    server = await startNatsServer();
+    subscriber = await connect({
+      servers: server.url,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 100,
+    });
+  });
+
+  afterEach(async () => {
+    await pulse?.stop();
+    pulse = undefined;
+    await subscriber.close();
+    await server.stop();
+  });
+
+  it('publishes signed frames that the frame judge accepts, one per consecutive beat', async () => {
+    const keyPair = generateSigningKey();
+    const next = inbox(subscriber.subscribe(beatSubject(CLUSTER)));
+    await subscriber.flush();
+    pulse = await startPulse({
+      natsUrl: server.url,
+      clusterId: CLUSTER,
+      tempoBpm: TEMPO_BPM,
+      beatsPerBar: 3,
+      signingKey: keyPair.secretKey,
+    });
+    const frames: AcceptedFrame[] = [];
+    while (frames.length < 6) {
+      const message = await next();
+      const verdict = judgeFrame(message.data, message.headers, judgeContext([keyPair.publicKey]));
+      if (!verdict.ok) throw new Error(`frame rejected: ${verdict.reason}`);
+      expect(verdict.source).toBe('pulse');
+      expect(verdict.hlcSkew).toBe(false);
+      frames.push(verdict.frame);
+    }
+    const first = frames[0].beat_index;
+    expect(frames.map((frame) => frame.beat_index)).toEqual(
+      [0, 1, 2, 3, 4, 5].map((k) => first + k),
+    );
+    expect(frames.every((frame) => frame.pulse_id === pulse!.pulseId)).toBe(true);
+    expect(frames.map((frame) => frame.phase)).toEqual(
+      frames.map((frame) => ['plan', 'work', 'work'][frame.beat_index % 3]),
+    );
+  });
+
+  it('leaves a shared connection open when it stops', async () => {
+    const shared = await connect({ servers: server.url });
+    const next = inbox(subscriber.subscribe(beatSubject(CLUSTER)));
+    await subscriber.flush();
+    const sharedPulse = await startPulse({
+      connection: shared,
+      clusterId: CLUSTER,
+      tempoBpm: 6000,
+    });
+    const verdict = judgeFrame((await next()).data, undefined, judgeContext([]));
+    expect(verdict.ok).toBe(true);
+    await sharedPulse.stop();
+    expect(shared.isClosed()).toBe(false);
+    await shared.close();
+  });
+
+  it('keeps its schedule across a server restart and publishes again after it', async () => {
+    const next = inbox(subscriber.subscribe(beatSubject(CLUSTER)));
+    await subscriber.flush();
+    pulse = await startPulse({ natsUrl: server.url, clusterId: CLUSTER, tempoBpm: TEMPO_BPM });
+    const before = judgeFrame((await next()).data, undefined, judgeContext([]));
+    if (!before.ok) throw new Error(`frame rejected: ${before.reason}`);
+    await server.restart();
+    // Frames published while the server was down are lost; wait for one sent after the restart.
+    let after: AcceptedFrame | undefined;
+    const restartedAtMs = Date.now();
+    while (after === undefined) {
+      const verdict = judgeFrame((await next()).data, undefined, judgeContext([]));
+      if (!verdict.ok) throw new Error(`frame rejected: ${verdict.reason}`);
+      if (Date.parse(verdict.frame.deadline_at) > restartedAtMs) after = verdict.frame;
+    }
+    const skippedBeats = after.beat_index - before.frame.beat_index;
+    expect(skippedBeats).toBeGreaterThan(0);
+    // The same grid: deadlines stay a whole number of periods apart (to the rounded ms).
+    const deadlineGapMs =
+      Date.parse(after.deadline_at) -
+      Date.parse(before.frame.deadline_at) -
+      skippedBeats * PERIOD_MS;
+    expect(Math.abs(deadlineGapMs)).toBeLessThanOrEqual(5);
+    expect(after.pulse_id).toBe(before.frame.pulse_id);
+  });
+
+  it('rejects with a ConnectionError when natsUrl cannot be dialled', async () => {
+    const [port] = await freePorts(1);
+    await expect(
+      startPulse({ natsUrl: `nats://127.0.0.1:${port}`, clusterId: CLUSTER }),
+    ).rejects.toBeInstanceOf(ConnectionError);
+  });
+});

@@ -1,0 +1,176 @@
+import fc from 'fast-check';
+import { ManualPulseScheduler } from '../../lib/pulse/manual-scheduler';
+import { startBeatSchedule, type ScheduledBeat } from '../../lib/pulse/schedule';
+import { MAX_BEAT_INDEX } from '../../lib/protocol/text';
+
+function recordSchedule(
+  options: { startIndex?: number; tempoBpm?: number; startMs?: number } = {},
+) {
+  const scheduler = new ManualPulseScheduler(options.startMs ?? 0);
+  const beats: ScheduledBeat[] = [];
+  const schedule = startBeatSchedule({
+    scheduler,
+    startIndex: options.startIndex ?? 0,
+    tempoBpm: options.tempoBpm ?? 120,
+    onBeat: (beat) => beats.push(beat),
+  });
+  return { scheduler, beats, schedule };
+}
+
+describe('startBeatSchedule', () => {
+  it('sends the first beat at once, then one every period, on absolute due times', () => {
+    const { scheduler, beats, schedule } = recordSchedule({ startIndex: 7, startMs: 1000 });
+    expect(beats.map((beat) => beat.index)).toEqual([7]);
+    scheduler.advanceTo(3000);
+    expect(beats.map((beat) => [beat.index, beat.dueAtMs, beat.nowMs])).toEqual([
+      [7, 1000, 1000],
+      [8, 1500, 1500],
+      [9, 2000, 2000],
+      [10, 2500, 2500],
+      [11, 3000, 3000],
+    ]);
+    expect(beats.every((beat) => beat.nextDueAtMs === beat.dueAtMs + 500)).toBe(true);
+    expect(beats.every((beat) => beat.tempoBpm === 120 && beat.skipped === 0)).toBe(true);
+    expect(schedule.beatIndex()).toBe(11);
+  });
+
+  it('does not accumulate drift when every callback runs late', () => {
+    const { scheduler, beats } = recordSchedule({ tempoBpm: 60 });
+    for (let i = 0; i < 20; i++) scheduler.runNextLate(150);
+    // Beat k is still due at k seconds: each wait is shortened by the lateness before it.
+    expect(beats.map((beat) => beat.dueAtMs)).toEqual(beats.map((_, k) => k * 1000));
+    expect(beats.slice(1).map((beat) => beat.nowMs - beat.dueAtMs)).toEqual(
+      beats.slice(1).map(() => 150),
+    );
+    expect(scheduler.nextDueMs()).toBe(21000);
+  });
+
+  it('keeps beat k due at start + k periods for any lateness below a period', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6000 }),
+        fc.array(fc.double({ min: 0, max: 0.99, noNaN: true }), { minLength: 1, maxLength: 40 }),
+        (tempoBpm, latenessShares) => {
+          const periodMs = 60000 / tempoBpm;
+          const { scheduler, beats } = recordSchedule({ tempoBpm, startMs: 123 });
+          for (const share of latenessShares) scheduler.runNextLate(share * periodMs);
+          beats.forEach((beat, k) => {
+            expect(beat.index).toBe(k);
+            expect(beat.dueAtMs).toBeCloseTo(123 + k * periodMs, 6);
+            expect(beat.skipped).toBe(0);
+          });
+        },
+      ),
+    );
+  });
+
+  it('skips the slots that pass during a stall instead of sending them in a burst', () => {
+    const { scheduler, beats } = recordSchedule();
+    scheduler.runNextLate(1300); // beat 1 was due at 500; the callback runs at 1800
+    expect(beats.map((beat) => [beat.index, beat.skipped, beat.dueAtMs])).toEqual([
+      [0, 0, 0],
+      [3, 2, 1500],
+    ]);
+    expect(scheduler.nextDueMs()).toBe(2000);
+    scheduler.advanceTo(2000);
+    expect(beats.at(-1)).toMatchObject({ index: 4, skipped: 0, nowMs: 2000 });
+  });
+
+  it('applies a new tempo from the next beat, which keeps the time it was promised', () => {
+    const { scheduler, beats, schedule } = recordSchedule();
+    scheduler.advanceTo(1200); // beats 0, 1, 2 at 120 BPM
+    schedule.setTempo(60);
+    scheduler.advanceTo(4000);
+    expect(
+      beats.map((beat) => [beat.index, beat.tempoBpm, beat.dueAtMs, beat.nextDueAtMs]),
+    ).toEqual([
+      [0, 120, 0, 500],
+      [1, 120, 500, 1000],
+      [2, 120, 1000, 1500],
+      [3, 60, 1500, 2500],
+      [4, 60, 2500, 3500],
+      [5, 60, 3500, 4500],
+    ]);
+  });
+
+  it('re-anchors at the tempo change: later lateness does not shift the new grid', () => {
+    const { scheduler, beats, schedule } = recordSchedule({ tempoBpm: 60 });
+    schedule.setTempo(240); // period 250 from beat 1 (due at 1000)
+    for (let i = 0; i < 8; i++) scheduler.runNextLate(40);
+    expect(beats.slice(1).map((beat) => beat.dueAtMs)).toEqual([
+      1000, 1250, 1500, 1750, 2000, 2250, 2500, 2750,
+    ]);
+  });
+
+  it('takes the last of several tempo changes made between two beats', () => {
+    const { scheduler, beats, schedule } = recordSchedule();
+    schedule.setTempo(30);
+    schedule.setTempo(240);
+    scheduler.advanceTo(750);
+    expect(beats.map((beat) => [beat.index, beat.tempoBpm, beat.dueAtMs])).toEqual([
+      [0, 120, 0],
+      [1, 240, 500],
+      [2, 240, 750],
+    ]);
+  });
+
+  it('stops for good, idempotently, and ignores a tempo change after stopping', () => {
+    const { scheduler, beats, schedule } = recordSchedule();
+    scheduler.advanceTo(500);
+    schedule.stop();
+    schedule.stop();
+    schedule.setTempo(6000);
+    expect(scheduler.pendingTimers).toBe(0);
+    scheduler.advanceTo(10000);
+    expect(beats.map((beat) => beat.index)).toEqual([0, 1]);
+    expect(schedule.beatIndex()).toBe(1);
+  });
+
+  it('stops when a beat callback stops it', () => {
+    const scheduler = new ManualPulseScheduler();
+    const indexes: number[] = [];
+    const schedule = startBeatSchedule({
+      scheduler,
+      startIndex: 0,
+      tempoBpm: 120,
+      onBeat: (beat) => {
+        indexes.push(beat.index);
+        if (beat.index === 2) schedule.stop();
+      },
+    });
+    scheduler.advanceTo(5000);
+    expect(indexes).toEqual([0, 1, 2]);
+    expect(scheduler.pendingTimers).toBe(0);
+  });
+
+  it('goes on when a beat callback throws, telling onError', () => {
+    const scheduler = new ManualPulseScheduler();
+    const errors: unknown[] = [];
+    const indexes: number[] = [];
+    const failure = new Error('boom');
+    startBeatSchedule({
+      scheduler,
+      startIndex: 0,
+      tempoBpm: 120,
+      onBeat: (beat) => {
+        indexes.push(beat.index);
+        if (beat.index % 2 === 0) throw failure;
+      },
+      onError: (error) => {
+        errors.push(error);
+        throw new Error('the reporter fails too');
+      },
+    });
+    scheduler.advanceTo(1500);
+    expect(indexes).toEqual([0, 1, 2, 3]);
+    expect(errors).toEqual([failure, failure]);
+  });
+
+  it('stops after the largest beat index instead of exceeding it', () => {
+    const { scheduler, beats, schedule } = recordSchedule({ startIndex: MAX_BEAT_INDEX - 1 });
+    scheduler.advanceTo(5000);
+    expect(beats.map((beat) => beat.index)).toEqual([MAX_BEAT_INDEX - 1, MAX_BEAT_INDEX]);
+    expect(scheduler.pendingTimers).toBe(0);
+    expect(schedule.beatIndex()).toBe(MAX_BEAT_INDEX);
+  });
+});

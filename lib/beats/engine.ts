@@ -1,0 +1,475 @@
+/**
+ * The beat engine (PROTOCOL.md section 9): one timeline of beats made from judged pulse frames
+ * and, while no pulse is heard, from the SDK's own synthetic clock. Pure: no NATS, time injected.
+ */
+import {
+  asyncScheduler,
+  Subject,
+  type Observable,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
+import type { HybridLogicalClock } from '../clock/hlc';
+import type { FrameVerdict } from '../protocol/judge';
+import type { Beat } from './beat';
+import { recordElapsedBeats } from './elapsed';
+import { beatFromFrame, syntheticBeat } from './make-beat';
+import { latestSlotAt, periodMs, slotDueMs } from './schedule';
+
+/** An accepted verdict of the frame judge: what {@link BeatEngine.frame} takes. */
+export type JudgedFrame = Extract<FrameVerdict, { ok: true }>;
+
+/** Why the engine refused a judged frame (PROTOCOL.md section 9). */
+export type BeatEngineRejectReason = 'other-pulse';
+
+/**
+ * What became of a judged frame:
+ * - `delivered`: it is the new current beat;
+ * - `behind`: at or below the last delivered index, not delivered, but it re-based the schedule
+ *   and set the tempo and bar length;
+ * - `rejected`: another pulse than the one followed (`other-pulse`): nothing changed;
+ * - `stopped`: the engine is stopped: nothing changed.
+ *
+ * `lateMs` (monotonic) is how late the frame came against the engine's own schedule: its
+ * arrival minus one period (at the tempo known before it) after the last beat was due; on time
+ * when at most the jitter tolerance. null when no beat was ever due.
+ */
+export type FrameOutcome =
+  | { readonly outcome: 'delivered'; readonly beat: Beat; readonly lateMs: number | null }
+  | { readonly outcome: 'behind'; readonly lateMs: number | null }
+  | { readonly outcome: 'rejected'; readonly reason: BeatEngineRejectReason }
+  | { readonly outcome: 'stopped' };
+
+/** A delivered beat with the running count of elapsed beats at it (PROTOCOL.md section 9). */
+export interface DeliveredBeat {
+  readonly beat: Beat;
+  /** Elapsed beats since the engine's first delivered beat, that beat counting 1. */
+  readonly elapsed: number;
+}
+
+/** Counters of a {@link BeatEngine}, from its construction. */
+export interface BeatEngineCounters {
+  /** Judged frames passed to `frame()` while running. */
+  readonly framesReceived: number;
+  /** Beats delivered from pulse frames. */
+  readonly pulseBeats: number;
+  /** Beats delivered from converted legacy frames. */
+  readonly legacyBeats: number;
+  /** Synthetic beats delivered. */
+  readonly syntheticBeats: number;
+  /** Indexes skipped: before a frame ahead of the last delivered one, or synthetic slots passed in a stall. */
+  readonly missed: number;
+  /** Timeline resets. */
+  readonly timelineResets: number;
+  /** Frames not delivered because they were at or below the last delivered index. */
+  readonly behind: number;
+  /** Frames refused as `other-pulse`. */
+  readonly otherPulse: number;
+  /** Pulse frame stamps merged into the HLC. */
+  readonly hlcMerged: number;
+  /** Pulse frame stamps not merged: flagged `hlcSkew` by the judge, or refused by the clock. */
+  readonly hlcMergesSkipped: number;
+}
+
+/** A snapshot of a {@link BeatEngine}. */
+export interface BeatEngineState {
+  /** The last delivered beat, null before any. */
+  readonly currentBeat: Beat | null;
+  /** Its window id, `''` before any. */
+  readonly windowId: string;
+  /** The last known tempo (the fallback tempo before any frame). */
+  readonly tempoBpm: number;
+  /** The last known bar length (the configured one before any frame). */
+  readonly beatsPerBar: number;
+  /** Whether synthetic beats are being made (local degradation). */
+  readonly degraded: boolean;
+  /** The pulse followed, null when none is (before the first frame, and while degraded). */
+  readonly followedPulseId: string | null;
+  /**
+   * Wall-clock lateness (ms) of the last pulse frame against the pulse's own schedule: its
+   * arrival minus when its beat was due by its own `deadline_at`, that is
+   * `receivedAtMs − (Date.parse(deadline_at) − 60000 / tempo_bpm)`. Positive: frames arrive late
+   * (network latency plus the wall-clock offset between the pulse and this host). 0 before any
+   * pulse frame; legacy frames (whose `deadline_at` the SDK makes up) leave it unchanged.
+   */
+  readonly timeDriftMs: number;
+  /** The running count of elapsed beats (PROTOCOL.md section 9); 0 before any beat. */
+  readonly elapsedBeats: number;
+  readonly counters: BeatEngineCounters;
+}
+
+/** Options of a {@link BeatEngine}. */
+export interface BeatEngineOptions {
+  /** The cluster id: synthetic frames' `cluster_id` and windows. */
+  readonly clusterId: string;
+  /** This agent's id: synthetic frames' `pulse_id`. */
+  readonly agentId: string;
+  /** Lateness (ms) still counted as on time; degradation starts one period plus this after a beat was due. */
+  readonly jitterToleranceMs: number;
+  /** Bar length of synthetic frames before any pulse frame (1–64). */
+  readonly beatsPerBar: number;
+  /** Tempo of synthetic frames when no tempo was ever seen (1–6000). */
+  readonly fallbackTempoBpm: number;
+  /** The agent's HLC: pulse stamps are merged into it, synthetic frames are stamped by it. */
+  readonly clock: Pick<HybridLogicalClock, 'tick' | 'receive'>;
+  /** Runs the engine's timers. Default `asyncScheduler`. */
+  readonly scheduler?: SchedulerLike;
+  /**
+   * The monotonic clock (ms). Default `performance.now()` with the `asyncScheduler` family,
+   * else `scheduler.now()` (a `TestScheduler`'s virtual time). Under `TestScheduler.run`, pass
+   * the test scheduler as `scheduler`.
+   */
+  readonly now?: () => number;
+  /** The wall clock (ms since the epoch): `receivedAtMs`, `deadline_at`, drift. Default `Date.now`. */
+  readonly wallNow?: () => number;
+}
+
+type MutableCounters = { -readonly [K in keyof BeatEngineCounters]: BeatEngineCounters[K] };
+
+/** The synthetic schedule of one degradation: slot `k` is due at `anchorMs + k × period`. */
+interface SyntheticSchedule {
+  readonly anchorMs: number;
+  readonly period: number;
+  /** The last slot emitted (0 before the first). */
+  slot: number;
+}
+
+/**
+ * Merges judged pulse frames with a synthetic clock into one timeline of beats: strictly
+ * increasing indexes (except at a flagged timeline reset), pulse lock, degradation after
+ * `period + jitterToleranceMs` of silence, synthetic beats on an absolute schedule, recovery on
+ * the first pulse frame (PROTOCOL.md section 9).
+ *
+ * Streams are hot (Subjects), never replay, and complete on {@link stop}. For each delivered
+ * beat, in this order: `delivered$` (with the elapsed count), `beats$`, then `downbeats$` when it
+ * is the first beat of its window (or starts a new timeline). State is updated before any of
+ * them emits. Timeline resets are flagged on the beat and counted; logging them is the caller's.
+ *
+ * @example
+ * const engine = new BeatEngine({ clusterId: 'c', agentId: 'a', jitterToleranceMs: 100,
+ *   beatsPerBar: 4, fallbackTempoBpm: 60, clock: new HybridLogicalClock('a') });
+ * engine.beats$.subscribe((beat) => console.log(beat.beat_index, beat.source));
+ * engine.start();
+ * const verdict = judgeFrame(msg.data, msg.headers, ctx);
+ * if (verdict.ok) engine.frame(verdict);
+ */
+export class BeatEngine {
+  /** Every delivered beat, frozen. */
+  readonly beats$: Observable<Beat>;
+  /** The first delivered beat of each window, also after a gap or a timeline reset. */
+  readonly downbeats$: Observable<Beat>;
+  /** Every delivered beat with the running elapsed count at it (see also `elapsedBeatsAt`). */
+  readonly delivered$: Observable<DeliveredBeat>;
+
+  private readonly beatSubject = new Subject<Beat>();
+  private readonly downbeatSubject = new Subject<Beat>();
+  private readonly deliveredSubject = new Subject<DeliveredBeat>();
+  private readonly scheduler: SchedulerLike;
+  private readonly now: () => number;
+  private readonly wallNow: () => number;
+  private readonly clock: Pick<HybridLogicalClock, 'tick' | 'receive'>;
+  private readonly clusterId: string;
+  private readonly agentId: string;
+  private readonly toleranceMs: number;
+
+  private tempoBpm: number;
+  private beatsPerBar: number;
+  private started = false;
+  private stopped = false;
+  /** When the start-up wait began. */
+  private startedAtMs: number | null = null;
+  /** When the last beat was due: a pulse frame's arrival, or a synthetic slot's due time. */
+  private lastDueMs: number | null = null;
+  private lastIndex: number | null = null;
+  private lastWindowId = '';
+  private currentBeat: Beat | null = null;
+  private pulseFrameSeen = false;
+  private followedPulseId: string | null = null;
+  private synthetic: SyntheticSchedule | null = null;
+  private timer: Subscription | null = null;
+  private elapsed = 0;
+  private timeDriftMs = 0;
+  private readonly counters: MutableCounters = {
+    framesReceived: 0,
+    pulseBeats: 0,
+    legacyBeats: 0,
+    syntheticBeats: 0,
+    missed: 0,
+    timelineResets: 0,
+    behind: 0,
+    otherPulse: 0,
+    hlcMerged: 0,
+    hlcMergesSkipped: 0,
+  };
+
+  /**
+   * @param options Ids, tolerance, defaults, the HLC, and the injected scheduler and clocks.
+   * @throws RangeError when the tolerance is negative or the bar length or tempo is out of range.
+   */
+  constructor(options: BeatEngineOptions) {
+    if (!(options.jitterToleranceMs >= 0) || !Number.isFinite(options.jitterToleranceMs)) {
+      throw new RangeError(
+        `jitterToleranceMs must be a finite number ≥ 0, got ${options.jitterToleranceMs}`,
+      );
+    }
+    if (
+      !Number.isInteger(options.beatsPerBar) ||
+      options.beatsPerBar < 1 ||
+      options.beatsPerBar > 64
+    ) {
+      throw new RangeError(
+        `beatsPerBar must be an integer from 1 to 64, got ${options.beatsPerBar}`,
+      );
+    }
+    if (!(options.fallbackTempoBpm >= 1 && options.fallbackTempoBpm <= 6000)) {
+      throw new RangeError(
+        `fallbackTempoBpm must be from 1 to 6000, got ${options.fallbackTempoBpm}`,
+      );
+    }
+    const scheduler = options.scheduler ?? asyncScheduler;
+    this.scheduler = scheduler;
+    // The asyncScheduler family tells time by Date.now, which is not monotonic.
+    const wallClockScheduler = scheduler.now === asyncScheduler.now;
+    this.now =
+      options.now ?? (wallClockScheduler ? () => performance.now() : () => scheduler.now());
+    this.wallNow = options.wallNow ?? Date.now;
+    this.clock = options.clock;
+    this.clusterId = options.clusterId;
+    this.agentId = options.agentId;
+    this.toleranceMs = options.jitterToleranceMs;
+    this.tempoBpm = options.fallbackTempoBpm;
+    this.beatsPerBar = options.beatsPerBar;
+    this.beats$ = this.beatSubject.asObservable();
+    this.downbeats$ = this.downbeatSubject.asObservable();
+    this.delivered$ = this.deliveredSubject.asObservable();
+  }
+
+  /** A frozen snapshot of the engine's state and counters. */
+  get state(): BeatEngineState {
+    return Object.freeze({
+      currentBeat: this.currentBeat,
+      windowId: this.currentBeat?.window_id ?? '',
+      tempoBpm: this.tempoBpm,
+      beatsPerBar: this.beatsPerBar,
+      degraded: this.synthetic !== null,
+      followedPulseId: this.followedPulseId,
+      timeDriftMs: this.timeDriftMs,
+      elapsedBeats: this.elapsed,
+      counters: Object.freeze({ ...this.counters }),
+    });
+  }
+
+  /**
+   * Begins the start-up wait: degradation starts one period (at the fallback tempo, unless a
+   * frame already set one) plus the tolerance from now unless a pulse frame comes first.
+   * Idempotent; does nothing once a frame was received or after `stop()`.
+   */
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    if (this.lastDueMs !== null) return;
+    this.startedAtMs = this.now();
+    this.armSilenceTimer();
+  }
+
+  /**
+   * NATS cannot be reached: degradation starts at once. When no beat was ever due, the first
+   * synthetic beat is due now and emitted now; otherwise the schedule keeps its phase: the
+   * overdue slot, if any, is emitted now, else the first synthetic beat comes when it is due.
+   * Like any degradation, it releases the pulse lock: the next pulse frame, from any pulse, is
+   * followed and ends it. Does nothing while degraded or after `stop()`.
+   */
+  markUnreachable(): void {
+    if (this.stopped || this.synthetic !== null) return;
+    this.started = true;
+    const now = this.now();
+    if (this.lastDueMs === null) this.lastDueMs = now - periodMs(this.tempoBpm);
+    this.degrade(now);
+  }
+
+  /**
+   * Pushes an accepted frame of the judge (received now). Unless refused as `other-pulse`, it
+   * re-bases the schedule (its beat is due now), sets the tempo and bar length, ends any
+   * degradation, and, for a pulse frame not flagged `hlcSkew`, merges its `hlc` into the clock,
+   * whether or not it is then delivered. Legacy frames count as pulse frames for all of this
+   * except the HLC merge.
+   *
+   * @param judged The judge's `{ ok: true }` verdict.
+   * @return What became of it.
+   */
+  frame(judged: JudgedFrame): FrameOutcome {
+    if (this.stopped) return { outcome: 'stopped' };
+    const now = this.now();
+    const { frame, source } = judged;
+    this.counters.framesReceived++;
+    if (
+      this.followedPulseId !== null &&
+      frame.pulse_id !== this.followedPulseId &&
+      !this.followedPulseSilent(now)
+    ) {
+      this.counters.otherPulse++;
+      return { outcome: 'rejected', reason: 'other-pulse' };
+    }
+    this.followedPulseId = frame.pulse_id;
+    this.mergeStamp(judged);
+    const lateMs =
+      this.lastDueMs === null ? null : now - (this.lastDueMs + periodMs(this.tempoBpm));
+    this.tempoBpm = frame.tempo_bpm;
+    this.beatsPerBar = frame.beats_per_bar;
+    if (source === 'pulse') this.measureDrift(frame.deadline_at, frame.tempo_bpm);
+    // Its beat is due at its arrival: re-base, and end any degradation.
+    this.lastDueMs = now;
+    this.synthetic = null;
+    this.armSilenceTimer();
+
+    const firstPulseFrame = !this.pulseFrameSeen;
+    this.pulseFrameSeen = true;
+    const last = this.lastIndex;
+    let timelineReset = false;
+    let missedBefore = 0;
+    if (last !== null) {
+      if (firstPulseFrame || frame.beat_index < last - frame.beats_per_bar) {
+        timelineReset = true;
+      } else if (frame.beat_index <= last) {
+        this.counters.behind++;
+        return { outcome: 'behind', lateMs };
+      } else {
+        missedBefore = frame.beat_index - last - 1;
+      }
+    }
+    const beat = beatFromFrame(frame, source, {
+      receivedAtMs: this.wallNow(),
+      missedBefore,
+      timelineReset,
+    });
+    this.deliver(beat);
+    return { outcome: 'delivered', beat, lateMs };
+  }
+
+  /** Completes the streams and clears the timers. Idempotent. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.cancelTimer();
+    this.deliveredSubject.complete();
+    this.beatSubject.complete();
+    this.downbeatSubject.complete();
+  }
+
+  /** Whether the followed pulse has been silent past the degradation point. */
+  private followedPulseSilent(now: number): boolean {
+    if (this.synthetic !== null) return true;
+    // The silence timer may not have run yet (a stalled event loop): time decides.
+    return this.lastDueMs !== null && now >= this.silenceDeadline();
+  }
+
+  private mergeStamp(judged: JudgedFrame): void {
+    if (judged.source !== 'pulse') return; // legacy frames carry the agent's own stamp
+    if (!judged.hlcSkew && this.clock.receive(judged.frame.hlc) !== null) {
+      this.counters.hlcMerged++;
+    } else {
+      this.counters.hlcMergesSkipped++;
+    }
+  }
+
+  private measureDrift(deadlineAt: string, tempoBpm: number): void {
+    const nextDueWallMs = Date.parse(deadlineAt);
+    if (Number.isFinite(nextDueWallMs)) {
+      this.timeDriftMs = this.wallNow() - (nextDueWallMs - periodMs(tempoBpm));
+    }
+  }
+
+  /** When the degradation point comes: one period plus the tolerance after the last due beat. */
+  private silenceDeadline(): number {
+    const anchor = this.lastDueMs ?? this.startedAtMs ?? this.now();
+    return anchor + periodMs(this.tempoBpm) + this.toleranceMs;
+  }
+
+  private armSilenceTimer(): void {
+    const deadline = this.silenceDeadline();
+    this.arm(deadline, () => this.degrade(deadline));
+  }
+
+  /**
+   * Starts degradation, `pointMs` being the degradation point: the latest slot due then is the
+   * first synthetic beat (slots before it are not emitted); slots that passed after it, while
+   * the timer was held up, are skipped and counted.
+   */
+  private degrade(pointMs: number): void {
+    const anchorMs = this.lastDueMs ?? this.startedAtMs ?? pointMs;
+    const period = periodMs(this.tempoBpm);
+    const firstSlot = Math.max(1, latestSlotAt(anchorMs, period, pointMs));
+    this.followedPulseId = null;
+    this.synthetic = { anchorMs, period, slot: firstSlot - 1 };
+    if (slotDueMs(anchorMs, period, firstSlot) <= this.now()) {
+      this.emitSynthetic();
+    } else {
+      this.arm(slotDueMs(anchorMs, period, firstSlot), () => this.emitSynthetic());
+    }
+  }
+
+  /** Emits the synthetic beat of the slot due now and arms the timer for the next slot. */
+  private emitSynthetic(): void {
+    const schedule = this.synthetic;
+    if (schedule === null) return;
+    const now = this.now();
+    const expected = schedule.slot + 1;
+    // A timer that fires a little early still stands for its slot; one held up skips slots.
+    const slot = Math.max(expected, latestSlotAt(schedule.anchorMs, schedule.period, now));
+    const skipped = slot - expected;
+    const beatIndex = this.lastIndex === null ? skipped : this.lastIndex + 1 + skipped;
+    if (!Number.isSafeInteger(beatIndex)) return; // past 2^53−1: no index left to give
+    schedule.slot = slot;
+    this.lastDueMs = slotDueMs(schedule.anchorMs, schedule.period, slot);
+    const nextDueMs = slotDueMs(schedule.anchorMs, schedule.period, slot + 1);
+    this.arm(nextDueMs, () => this.emitSynthetic());
+    const wall = this.wallNow();
+    this.deliver(
+      syntheticBeat({
+        clusterId: this.clusterId,
+        agentId: this.agentId,
+        beatIndex,
+        beatsPerBar: this.beatsPerBar,
+        tempoBpm: this.tempoBpm,
+        hlc: this.clock.tick(),
+        nextDueWallMs: wall + (nextDueMs - now),
+        receivedAtMs: wall,
+        missedBefore: skipped,
+      }),
+    );
+  }
+
+  private deliver(beat: Beat): void {
+    const last = this.lastIndex;
+    this.elapsed += last === null || beat.timelineReset ? 1 : Math.max(1, beat.beat_index - last);
+    const firstOfWindow = beat.timelineReset || beat.window_id !== this.lastWindowId;
+    this.lastIndex = beat.beat_index;
+    this.lastWindowId = beat.window_id;
+    this.currentBeat = beat;
+    this.counters.missed += beat.missedBefore;
+    if (beat.timelineReset) this.counters.timelineResets++;
+    if (beat.source === 'pulse') this.counters.pulseBeats++;
+    else if (beat.source === 'legacy') this.counters.legacyBeats++;
+    else this.counters.syntheticBeats++;
+    recordElapsedBeats(beat, this.elapsed);
+    this.deliveredSubject.next(Object.freeze({ beat, elapsed: this.elapsed }));
+    this.beatSubject.next(beat);
+    if (firstOfWindow) this.downbeatSubject.next(beat);
+  }
+
+  /** Replaces the one pending timer by `work` at monotonic time `dueMs`. */
+  private arm(dueMs: number, work: () => void): void {
+    this.cancelTimer();
+    if (this.stopped) return;
+    const delayMs = Math.max(0, dueMs - this.now());
+    this.timer = this.scheduler.schedule(() => {
+      this.timer = null;
+      work();
+    }, delayMs);
+  }
+
+  private cancelTimer(): void {
+    this.timer?.unsubscribe();
+    this.timer = null;
+  }
+}

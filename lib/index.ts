@@ -39,4 +39,4 @@ export {
 } from './operators/verify-status';
 
 export { startPulse, type Pulse, type PulseOptions } from './pulse/pulse';
-export type { Logger } from './observability/logger';
+export type { Logger } from './config';

@@ -1,16 +1,4 @@
-/** A pino-compatible logger: `logger.warn(obj, msg)` or `logger.warn(msg)`. */
-export interface Logger {
-  debug(obj: unknown, msg?: string, ...args: unknown[]): void;
-  info(obj: unknown, msg?: string, ...args: unknown[]): void;
-  warn(obj: unknown, msg?: string, ...args: unknown[]): void;
-  error(obj: unknown, msg?: string, ...args: unknown[]): void;
-  child?(bindings: Record<string, unknown>): Logger;
-}
-
-const ignore = (): void => undefined;
-
-/** The default: says nothing. */
-export const silentLogger: Logger = { debug: ignore, info: ignore, warn: ignore, error: ignore };
+import type { Logger } from '../config';
 
 /**
  * A logger that says each kind of trouble at most once per `intervalMs`, then how many of it it

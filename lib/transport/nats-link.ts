@@ -8,7 +8,7 @@ import {
 } from 'nats';
 import { Subject, type Observable } from 'rxjs';
 import { ConnectionError } from '../errors';
-import type { Logger } from '../observability/logger';
+import type { Logger } from '../config';
 import { Backoff } from './backoff';
 
 /** Settings of a {@link NatsLink}; the client passes its resolved config. */

@@ -1,5 +1,6 @@
 import { RecentSummary } from '../../lib/observability/summary';
-import { RateLimitedLog, type Logger } from '../../lib/observability/logger';
+import { RateLimitedLog } from '../../lib/observability/logger';
+import type { Logger } from '../../lib/config';
 
 describe('RecentSummary', () => {
   it('is all zeros with no sample', () => {

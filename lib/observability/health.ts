@@ -1,0 +1,32 @@
+/** The client's health (API.md `HealthStatus`). */
+export interface HealthStatus {
+  /** Whether the NATS connection is up. */
+  readonly connected: boolean;
+  /** The last delivered beat index, -1 before any. */
+  readonly lastBeat: number;
+  /** When the last beat was delivered (wall clock), null before any. */
+  readonly lastBeatTime: Date | null;
+  /**
+   * How late pulse frames arrive against the pulse's own `deadline_at` schedule (ms, positive:
+   * late); 0 before any pulse frame.
+   */
+  readonly timeDriftMs: number;
+  /** Reconnections since start. */
+  readonly reconnectCount: number;
+  /** Whether the client is keeping time on its own (synthetic beats). */
+  readonly localDegradation: boolean;
+  /** The tempo followed now. */
+  readonly tempoBpm: number;
+  /** Why the client cannot reach NATS or the beat subject, when it knows; null otherwise. */
+  readonly reason: string | null;
+}
+
+/** Whether two health values differ in what `health$` reports changes of. */
+export function healthChanged(a: HealthStatus, b: HealthStatus): boolean {
+  return (
+    a.connected !== b.connected ||
+    a.localDegradation !== b.localDegradation ||
+    a.reconnectCount !== b.reconnectCount ||
+    a.tempoBpm !== b.tempoBpm
+  );
+}

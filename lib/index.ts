@@ -40,3 +40,27 @@ export {
 
 export { startPulse, type Pulse, type PulseOptions } from './pulse/pulse';
 export type { Logger } from './config';
+
+export { createClient, BackbeatClient, type StopOptions, type StatusClaimsOptions } from './client';
+export {
+  defaultConfig,
+  type Config,
+  type ResolvedConfig,
+  type NatsOptions,
+  type StatusDelivery,
+} from './config';
+export { withinBeats, type WithinBeatsConfig } from './operators/within-beats';
+export { emitStatus, type StatusEmitter } from './operators/emit-status';
+export { legacyToBeatIndex, beatIndexToLegacy } from './protocol/legacy';
+export { FRAME_REJECT_REASONS, type FrameRejectReason } from './protocol/judge';
+export {
+  ensureStatusStream,
+  type EnsureStatusStreamOptions,
+  type EnsureStatusStreamResult,
+} from './transport/ensure-status-stream';
+export { StatusClaimDroppedError } from './transport/status-publisher';
+export type { ClaimDelivery } from './transport/claim-messages';
+export type { HealthStatus } from './observability/health';
+export type { ClientMetrics } from './observability/metrics';
+export type { SummarySnapshot } from './observability/summary';
+export type { HybridLogicalClockOptions } from './clock/hlc';

@@ -1,0 +1,72 @@
+import type { HeadersLike } from '../protocol/headers';
+import { FRAME_REJECT_REASONS, judgeFrame, type JudgeContext } from '../protocol/judge';
+import type { Logger } from '../config';
+import { RateLimitedLog } from '../observability/logger';
+import { RecentSummary } from '../observability/summary';
+import type { BeatEngine } from './engine';
+
+/** Every reason a payload on the beat subject is not delivered or not merged, to its count. */
+export type RejectedCounts = Record<
+  (typeof FRAME_REJECT_REASONS)[number] | 'other-pulse' | 'hlc-skew',
+  number
+>;
+
+/**
+ * The beat path from bytes to the engine: judges each payload received on the beat subject,
+ * counts and logs (rate-limited per reason) what it refuses, and gives the engine what it
+ * accepts. Bad input never throws out of here.
+ */
+export class FrameIntake {
+  /** Payloads received on the beat subject. */
+  received = 0;
+  /** Counts by reason (PROTOCOL.md sections 3 and 9). */
+  readonly rejected: RejectedCounts = Object.fromEntries(
+    [...FRAME_REJECT_REASONS, 'other-pulse', 'hlc-skew'].map((reason) => [reason, 0]),
+  ) as RejectedCounts;
+  /** How late accepted frames came against the engine's schedule (ms). */
+  readonly jitterMs = new RecentSummary();
+  private readonly log: RateLimitedLog;
+  private warnedLegacy = false;
+
+  constructor(
+    private readonly engine: BeatEngine,
+    private readonly context: JudgeContext,
+    private readonly logger: Logger,
+  ) {
+    this.log = new RateLimitedLog(logger);
+  }
+
+  /** Judge one payload from the beat subject and pass it on. */
+  receive(data: Uint8Array, headers: HeadersLike | undefined): void {
+    this.received++;
+    const verdict = judgeFrame(data, headers, this.context);
+    if (!verdict.ok) {
+      this.rejected[verdict.reason]++;
+      this.log.warn(verdict.reason, 'backbeat: beat frame rejected', { reason: verdict.reason });
+      return;
+    }
+    if (verdict.hlcSkew) {
+      this.rejected['hlc-skew']++;
+      this.log.warn('hlc-skew', 'backbeat: beat frame hlc too far ahead, not merged', {
+        reason: 'hlc-skew',
+      });
+    }
+    if (verdict.source === 'legacy' && !this.warnedLegacy) {
+      this.warnedLegacy = true;
+      this.logger.warn(
+        { reason: 'legacy-frame' },
+        'backbeat: legacy {bar, beat} frames received; migrate the pulse to backbeat.beatframe.v1',
+      );
+    }
+    const outcome = this.engine.frame(verdict);
+    if (outcome.outcome === 'rejected') {
+      this.rejected[outcome.reason]++;
+      this.log.warn(outcome.reason, 'backbeat: beat frame of another pulse rejected', {
+        reason: outcome.reason,
+        pulseId: verdict.frame.pulse_id,
+      });
+    } else if (outcome.outcome !== 'stopped' && outcome.lateMs !== null) {
+      this.jitterMs.record(outcome.lateMs);
+    }
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * The header names of a claim message (PROTOCOL.md section 5), spelled exactly as writers must
+ * spell them; readers compare them without regard to case.
+ */
+export const CLAIM_HEADERS = {
+  agentId: 'x-agent-id',
+  windowId: 'x-window-id',
+  hlc: 'x-hlc',
+  msgId: 'Nats-Msg-Id',
+  signature: 'x-signature',
+  publicKey: 'x-public-key',
+} as const;
+
+/** One of the claim header names. */
+export type ClaimHeaderName = (typeof CLAIM_HEADERS)[keyof typeof CLAIM_HEADERS];
+
+/**
+ * The headers a claim message carries, by name (see {@link CLAIM_HEADERS}): the four routing
+ * headers, and two more when signed.
+ */
+export type ClaimHeaders = Readonly<Record<string, string>>;
+
+/**
+ * The JetStream de-duplication id of a claim: `agent_id + ':' + hlc`.
+ *
+ * @example
+ * claimMessageId('agent-1', '018bcfe56800:0000:agent-1'); // 'agent-1:018bcfe56800:0000:agent-1'
+ * @param agentId The agent's id.
+ * @param hlc The claim's HLC stamp.
+ * @return The `Nats-Msg-Id` header value.
+ */
+export function claimMessageId(agentId: string, hlc: string): string {
+  return `${agentId}:${hlc}`;
+}

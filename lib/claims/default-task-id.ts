@@ -1,0 +1,14 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Makes a client's default task id (PROTOCOL.md section 5): `task-` followed by 16 random
+ * lowercase hex digits. A client makes one and fills it into every claim whose `taskId` is
+ * empty or absent.
+ *
+ * @example
+ * makeDefaultTaskId(); // e.g. 'task-3f9c0a1b2d4e5f60'
+ * @return A fresh task id, from the system's secure random source.
+ */
+export function makeDefaultTaskId(): string {
+  return `task-${randomBytes(8).toString('hex')}`;
+}

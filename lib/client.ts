@@ -1,0 +1,596 @@
+/**
+ * The client: wires the parts together and runs their lifecycle. Data flows one way:
+ * NATS bytes → the frame judge → the beat engine → `beat$` → subscribers, budgets, claims.
+ */
+import type { NatsConnection, NatsError, Subscription as NatsSubscription } from 'nats';
+import {
+  defer,
+  firstValueFrom,
+  lastValueFrom,
+  Subject,
+  startWith,
+  tap,
+  type MonoTypeOperatorFunction,
+  type Observable,
+  type OperatorFunction,
+  type Subscription,
+} from 'rxjs';
+import { FrameIntake } from './beats/frame-intake';
+import { BeatEngine } from './beats/engine';
+import type { Beat } from './beats/beat';
+import { shareBeatBudgets, type SharedBudgetIndex } from './beats/budget-index';
+import { makeDefaultTaskId } from './claims/default-task-id';
+import { sealClaim } from './claims/seal-claim';
+import { validateClaimInput } from './claims/validate-claim-input';
+import { HybridLogicalClock } from './clock/hlc';
+import { resolveConfig, type Config, type ResolvedConfig } from './config';
+import {
+  BeatBudgetExceededError,
+  BeatSourceClosedError,
+  ClientStateError,
+  ConfigError,
+} from './errors';
+import { healthChanged, type HealthStatus } from './observability/health';
+import type { ClientMetrics } from './observability/metrics';
+import { RecentSummary } from './observability/summary';
+import { emitStatus } from './operators/emit-status';
+import {
+  verifyStatus,
+  type StatusVerdict,
+  type VerifyStatusOptions,
+} from './operators/verify-status';
+import { withinBeats } from './operators/within-beats';
+import { beatIndexToLegacy, legacyToBeatIndex } from './protocol/legacy';
+import type { StatusClaim, StatusClaimInput } from './protocol/status-claim';
+import { beatSubject } from './protocol/subjects';
+import { statusClaimMessages, type ClaimDelivery } from './transport/claim-messages';
+import { checkStatusStream } from './transport/ensure-status-stream';
+import { NatsLink, type LinkEvent } from './transport/nats-link';
+import { StatusPublisher } from './transport/status-publisher';
+
+/** Options of `client.stop()`. */
+export interface StopOptions {
+  /** How long to wait for buffered claims to go out. Default 5000 ms. */
+  timeoutMs?: number;
+}
+
+/** Options of `client.statusClaims$()`: those of `verifyStatus`, and where claims come from. */
+export interface StatusClaimsOptions extends VerifyStatusOptions {
+  /**
+   * `'new'` (default): claims published from now on. `'last-per-agent'`: on a JetStream
+   * cluster, first each agent's last stored claim, then new ones.
+   */
+  deliver?: ClaimDelivery;
+}
+
+type Lifecycle = 'created' | 'running' | 'stopped';
+
+/**
+ * A BACKBEAT-aware client (API.md, Client). Create it with {@link createClient}.
+ */
+export class BackbeatClient implements AsyncDisposable {
+  /**
+   * Every delivered beat: hot from `start()` to `stop()` whatever the number of subscribers, no
+   * replay; subscribing before `start()` is fine.
+   */
+  readonly beat$: Observable<Beat>;
+  /** The first delivered beat of each window. */
+  readonly downbeat$: Observable<Beat>;
+  /**
+   * The current health, then each change of `connected`, `localDegradation`, `reconnectCount`
+   * or `tempoBpm`; completes at `stop()`.
+   */
+  readonly health$: Observable<HealthStatus>;
+
+  private readonly config: ResolvedConfig;
+  private readonly clock: HybridLogicalClock;
+  private readonly engine: BeatEngine;
+  private readonly intake: FrameIntake;
+  private readonly publisher: StatusPublisher;
+  private readonly budgets: SharedBudgetIndex;
+  private readonly internal: Subscription[] = [];
+  private readonly defaultTaskId = makeDefaultTaskId();
+  private readonly healthChanges = new Subject<HealthStatus>();
+  private readonly connections = new Subject<NatsConnection>();
+  private readonly callbackLatency = new RecentSummary();
+  private readonly counts = {
+    callbackErrors: 0,
+    budgetsCreated: 0,
+    budgetsCompleted: 0,
+    budgetsTimedOut: 0,
+    errors: 0,
+    lastErrorAt: 0,
+  };
+  private lifecycle: Lifecycle = 'created';
+  private link: NatsLink | null = null;
+  private beatSubscription: NatsSubscription | null = null;
+  private lastHealth: HealthStatus;
+  private reason: string | null = null;
+  private connectedSince: number | null = null;
+  private connectedTotalMs = 0;
+  private claimsWaitingForBeat: Promise<Beat> | null = null;
+  private startPromise: Promise<void> | null = null;
+  private stopPromise: Promise<{ dropped: number }> | null = null;
+  private warnedLegacyConversion = false;
+
+  /** @param config A partial config over `defaultConfig()`; throws `ConfigError` when invalid. */
+  constructor(config: Partial<Config>) {
+    this.config = resolveConfig(config);
+    const { clusterId, agentId, logger } = this.config;
+    this.clock = new HybridLogicalClock(agentId, { maxSkewMs: this.config.maxClockSkewMs });
+    this.engine = new BeatEngine({
+      clusterId,
+      agentId,
+      jitterToleranceMs: this.config.jitterToleranceMs,
+      beatsPerBar: this.config.beatsPerBar,
+      fallbackTempoBpm: this.config.fallbackTempoBpm,
+      clock: this.clock,
+    });
+    this.intake = new FrameIntake(
+      this.engine,
+      {
+        clusterId,
+        acceptLegacyFrames: this.config.acceptLegacyFrames,
+        trustedPulseKeys: this.config.trustedPulseKeys,
+        maxClockSkewMs: this.config.maxClockSkewMs,
+        physicalNow: Date.now,
+        legacy: () => {
+          const { beatsPerBar, tempoBpm } = this.engine.state;
+          return { beatsPerBar, tempoBpm, hlc: this.clock.tick() };
+        },
+      },
+      logger,
+    );
+    this.publisher = new StatusPublisher({
+      delivery: this.config.statusDelivery,
+      bufferSize: this.config.statusBufferSize,
+      logger,
+    });
+    this.beat$ = this.engine.beats$;
+    this.downbeat$ = this.engine.downbeats$;
+    // The budget index subscribes first, so it sees each beat before any user does.
+    const shared = shareBeatBudgets(this.beat$);
+    this.budgets = shared.index;
+    this.internal.push(shared.subscription);
+    this.internal.push(this.engine.beats$.subscribe(() => this.refreshHealth()));
+    this.lastHealth = this.health();
+    this.health$ = defer(() => this.healthChanges.pipe(startWith(this.health())));
+  }
+
+  /**
+   * Connects and begins following the beat. Resolves once the beat subscription is registered
+   * with the server, or, when NATS cannot be reached, within `connectTimeoutMs`, degraded (it
+   * keeps dialling in the background and joins the pulse once the server appears).
+   *
+   * @throws ConnectionError when NATS refuses the client (authentication, TLS).
+   * @throws ConfigError when `statusDelivery` is `'jetstream'` and the status stream is missing.
+   * @throws ClientStateError after `stop()`.
+   */
+  start(): Promise<void> {
+    if (this.lifecycle === 'stopped') {
+      return Promise.reject(new ClientStateError('start() after stop(): create a new client'));
+    }
+    this.startPromise ??= this.run().catch(async (err: unknown) => {
+      await this.stop({ timeoutMs: 0 });
+      throw err;
+    });
+    return this.startPromise;
+  }
+
+  private async run(): Promise<void> {
+    this.lifecycle = 'running';
+    this.engine.start();
+    const { connection } = this.config;
+    if (connection) {
+      this.link = NatsLink.shared(connection);
+    } else {
+      this.link = NatsLink.dial({
+        servers: [...this.config.natsUrl],
+        connectTimeoutMs: this.config.connectTimeoutMs,
+        reconnectDelayMs: this.config.reconnectDelayMs,
+        maxReconnectDelayMs: this.config.maxReconnectDelayMs,
+        maxReconnects: this.config.maxReconnects,
+        natsOptions: this.config.natsOptions,
+        logger: this.config.logger,
+      });
+    }
+    const firstConnection = firstValueFrom(this.connections);
+    this.internal.push(this.link.events$.subscribe((event) => this.onLinkEvent(event)));
+    if (connection) {
+      await firstConnection;
+      return;
+    }
+    const outcome = await this.link.open();
+    if (outcome === 'connected') {
+      await firstConnection;
+    } else {
+      this.reason = 'NATS unreachable: dialling in the background';
+      this.engine.markUnreachable();
+      this.refreshHealth();
+      this.config.logger.warn(
+        { servers: this.config.natsUrl },
+        'backbeat: NATS unreachable, keeping time on local synthetic beats',
+      );
+    }
+  }
+
+  private onLinkEvent(event: LinkEvent): void {
+    switch (event.type) {
+      case 'connected':
+        this.reason = null;
+        this.connectedSince = Date.now();
+        void this.attach(event.connection).then(
+          () => this.connections.next(event.connection),
+          (err: unknown) => this.connections.error(err),
+        );
+        break;
+      case 'disconnected':
+        this.addConnectedTime();
+        this.reason = 'NATS disconnected: reconnecting';
+        break;
+      case 'reconnected':
+        this.reason = null;
+        this.connectedSince = Date.now();
+        break;
+      case 'permission-error':
+        this.noteError();
+        this.config.logger.error(
+          { subject: event.subject, operation: event.operation },
+          'backbeat: NATS permissions violation',
+        );
+        break;
+      case 'gave-up':
+        this.addConnectedTime();
+        this.noteError();
+        this.reason = event.reason;
+        this.engine.markUnreachable();
+        this.config.logger.error({ reason: event.reason }, 'backbeat: NATS gave up');
+        break;
+    }
+    this.refreshHealth();
+  }
+
+  private async attach(nc: NatsConnection): Promise<void> {
+    this.beatSubscription = nc.subscribe(beatSubject(this.config.clusterId), {
+      callback: (err, msg) => {
+        if (err) {
+          this.onBeatSubscriptionError(err);
+          return;
+        }
+        this.intake.receive(msg.data, msg.headers);
+        this.refreshHealth();
+      },
+    });
+    this.publisher.attach(nc);
+    await nc.flush();
+    if (this.config.statusDelivery === 'jetstream') {
+      await checkStatusStream(nc, this.config.clusterId);
+    }
+  }
+
+  private onBeatSubscriptionError(err: NatsError): void {
+    this.noteError();
+    this.reason = `cannot subscribe to the beat subject: ${err.message}`;
+    this.config.logger.error({ err: err.message }, 'backbeat: beat subscription refused');
+    this.engine.markUnreachable();
+    this.refreshHealth();
+  }
+
+  /**
+   * Stops: flushes claims within `timeoutMs`, completes `beat$`, `downbeat$` and `health$`,
+   * errors pending budgets with `BeatSourceClosedError`, closes the NATS connection it opened
+   * (never a shared one). Idempotent: every call returns the same promise.
+   *
+   * @return How many claims could not be sent.
+   */
+  stop(options: StopOptions = {}): Promise<{ dropped: number }> {
+    this.stopPromise ??= this.shutdown(options.timeoutMs ?? 5000);
+    return this.stopPromise;
+  }
+
+  private async shutdown(timeoutMs: number): Promise<{ dropped: number }> {
+    this.lifecycle = 'stopped';
+    const { dropped } = await this.publisher.drain(timeoutMs);
+    this.beatSubscription?.unsubscribe();
+    this.engine.stop();
+    for (const subscription of this.internal) subscription.unsubscribe();
+    this.addConnectedTime();
+    await this.link?.close();
+    this.connections.complete();
+    this.healthChanges.complete();
+    return { dropped };
+  }
+
+  /** `await using client = createClient(…)` stops it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /**
+   * Calls `callback` with each beat. A throwing callback is logged and counted and harms no
+   * other subscriber.
+   */
+  onBeat(callback: (beat: Beat) => unknown): Subscription {
+    return this.beat$.subscribe((beat) => this.runCallback(callback, beat));
+  }
+
+  /** As {@link onBeat}, for the first beat of each window. */
+  onDownbeat(callback: (beat: Beat) => unknown): Subscription {
+    return this.downbeat$.subscribe((beat) => this.runCallback(callback, beat));
+  }
+
+  private runCallback(callback: (beat: Beat) => unknown, beat: Beat): void {
+    const started = performance.now();
+    try {
+      const result = callback(beat);
+      if (isPromiseLike(result)) {
+        result.then(undefined, (err: unknown) => this.callbackFailed(err, beat));
+      }
+    } catch (err) {
+      this.callbackFailed(err, beat);
+    } finally {
+      this.callbackLatency.record(performance.now() - started);
+    }
+  }
+
+  private callbackFailed(err: unknown, beat: Beat): void {
+    this.counts.callbackErrors++;
+    this.noteError();
+    this.config.logger.error(
+      { err: err instanceof Error ? err.message : String(err), beatIndex: beat.beat_index },
+      'backbeat: beat callback threw',
+    );
+  }
+
+  /**
+   * Validates, fills, signs and sends one claim. Resolves with the claim as sent (core: handed
+   * to NATS, or queued while disconnected; JetStream: acknowledged). A claim emitted before
+   * the first beat waits for it.
+   *
+   * @throws StatusClaimValidationError when the input is invalid; nothing is published.
+   * @throws ClientStateError before `start()` or after `stop()`.
+   */
+  async emitStatusClaim(input: StatusClaimInput): Promise<StatusClaim> {
+    this.assertRunning('emitStatusClaim');
+    const valid = validateClaimInput(input);
+    const beat = await this.beatForClaim();
+    this.assertRunning('emitStatusClaim');
+    const sealed = sealClaim(valid, {
+      clusterId: this.config.clusterId,
+      agentId: this.config.agentId,
+      defaultTaskId: this.defaultTaskId,
+      beat,
+      hlc: this.clock.tick(),
+      signingKey: this.config.signingKey,
+    });
+    await this.publisher.publish(sealed);
+    return sealed.claim;
+  }
+
+  /** The current beat, or (in emission order with other waiting claims) the first one. */
+  private beatForClaim(): Beat | Promise<Beat> {
+    const current = this.engine.state.currentBeat;
+    if (current && !this.claimsWaitingForBeat) return current;
+    this.claimsWaitingForBeat ??= firstValueFrom(this.beat$).then(
+      (beat) => {
+        this.claimsWaitingForBeat = null;
+        return beat;
+      },
+      () => {
+        throw new ClientStateError('the client stopped before the first beat');
+      },
+    );
+    return this.claimsWaitingForBeat;
+  }
+
+  /** `emitStatus(client)`: an operator that sends each input as a claim, in order. */
+  emitStatus(): OperatorFunction<StatusClaimInput, StatusClaim> {
+    return emitStatus(this);
+  }
+
+  /**
+   * `withinBeats({ beats, beat$: client.beat$, startBeat })`, `startBeat` being the current
+   * beat (unset before any beat).
+   */
+  withinBeats<T>(beats: number): MonoTypeOperatorFunction<T> {
+    return (source) =>
+      defer(() => {
+        const current = this.engine.state.currentBeat;
+        this.counts.budgetsCreated++;
+        return source.pipe(
+          withinBeats<T>({
+            beats,
+            beat$: this.beat$,
+            ...(current ? { startBeat: current.beat_index } : {}),
+          }),
+          tap({
+            complete: () => this.counts.budgetsCompleted++,
+            error: (err: unknown) => {
+              if (err instanceof BeatBudgetExceededError) this.counts.budgetsTimedOut++;
+            },
+          }),
+        );
+      });
+  }
+
+  /**
+   * Runs `fn(signal)` under a budget of `beats` beats: resolves with its value, passes its error
+   * through; at expiry aborts `signal` (its reason is the error) and rejects with
+   * `BeatBudgetExceededError`; `stop()` rejects it with `BeatSourceClosedError`.
+   */
+  withBeatBudget<T>(beats: number, fn: (signal: AbortSignal) => T | PromiseLike<T>): Promise<T> {
+    const controller = new AbortController();
+    const work$ = defer(() => Promise.resolve(fn(controller.signal)));
+    return lastValueFrom(work$.pipe(this.withinBeats(beats))).catch((err: unknown) => {
+      if (err instanceof BeatBudgetExceededError || err instanceof BeatSourceClosedError) {
+        controller.abort(err);
+      }
+      throw err;
+    });
+  }
+
+  /**
+   * Claims of every agent of the cluster, each with its verdict (`verifyStatus`). With
+   * `deliver: 'last-per-agent'` on a JetStream cluster, first each agent's last stored claim.
+   */
+  statusClaims$(options: StatusClaimsOptions = {}): Observable<StatusVerdict> {
+    const { deliver = 'new', ...verifyOptions } = options;
+    const verify = verifyStatus(verifyOptions);
+    return defer(() => {
+      this.assertRunning('statusClaims$');
+      const nc = this.link?.connection;
+      const connection$ = nc ? Promise.resolve(nc) : firstValueFrom(this.connections);
+      return statusClaimMessages(connection$, this.config.clusterId, deliver);
+    }).pipe(verify);
+  }
+
+  /** Last delivered `beat_index`, -1 before any. */
+  getCurrentBeat(): number {
+    return this.engine.state.currentBeat?.beat_index ?? -1;
+  }
+
+  /** The current beat's `window_id`, `''` before any. */
+  getCurrentWindow(): string {
+    return this.engine.state.windowId;
+  }
+
+  /** Whether the current beat is in window `windowId`. */
+  isInWindow(windowId: string): boolean {
+    return windowId !== '' && this.engine.state.windowId === windowId;
+  }
+
+  /**
+   * The beat index of legacy `{ bar, beat }` at the current bar length (PROTOCOL.md section 4).
+   * Warns once per client: legacy positions are for migration only.
+   */
+  convertLegacyBeat(bar: number, beat: number): number {
+    if (!this.warnedLegacyConversion) {
+      this.warnedLegacyConversion = true;
+      this.config.logger.warn(
+        { bar, beat },
+        'backbeat: convertLegacyBeat is for migration; use beat indexes and windows',
+      );
+    }
+    return legacyToBeatIndex(bar, beat, this.engine.state.beatsPerBar);
+  }
+
+  /** `{ bar, beat }` of the current beat, null before any. */
+  getLegacyBeatInfo(): { bar: number; beat: number } | null {
+    const current = this.engine.state.currentBeat;
+    return current ? beatIndexToLegacy(current.beat_index, current.beats_per_bar) : null;
+  }
+
+  /** A snapshot of the client's health. */
+  health(): HealthStatus {
+    const state = this.engine.state;
+    return Object.freeze({
+      connected: this.link?.connected ?? false,
+      lastBeat: state.currentBeat?.beat_index ?? -1,
+      lastBeatTime: state.currentBeat ? new Date(state.currentBeat.receivedAtMs) : null,
+      timeDriftMs: state.timeDriftMs,
+      reconnectCount: this.link?.reconnects ?? 0,
+      localDegradation: state.degraded,
+      tempoBpm: state.tempoBpm,
+      reason: this.reason ?? this.link?.failure ?? null,
+    });
+  }
+
+  private refreshHealth(): void {
+    const health = this.health();
+    if (healthChanged(this.lastHealth, health)) {
+      this.lastHealth = health;
+      this.healthChanges.next(health);
+    }
+  }
+
+  /** A snapshot of the client's counters, as plain numbers (API.md). */
+  metrics(): ClientMetrics {
+    const { counters } = this.engine.state;
+    const status = this.publisher.metrics();
+    const connectedNow = this.connectedSince === null ? 0 : Date.now() - this.connectedSince;
+    return {
+      connection: {
+        connected: this.link?.connected ? 1 : 0,
+        reconnects: this.link?.reconnects ?? 0,
+        connectedTimeMs: this.connectedTotalMs + connectedNow,
+      },
+      beats: {
+        received: this.intake.received,
+        delivered: counters.pulseBeats + counters.legacyBeats,
+        synthetic: counters.syntheticBeats,
+        missed: counters.missed,
+        timelineResets: counters.timelineResets,
+        jitterMs: this.intake.jitterMs.snapshot(),
+        callbackLatencyMs: this.callbackLatency.snapshot(),
+        callbackErrors: this.counts.callbackErrors,
+        rejected: { ...this.intake.rejected },
+      },
+      status: {
+        emitted: status.emitted,
+        errors: status.errors,
+        buffered: status.buffered,
+        dropped: status.dropped,
+        retries: status.retries,
+      },
+      budgets: {
+        created: this.counts.budgetsCreated,
+        completed: this.counts.budgetsCompleted,
+        timedOut: this.counts.budgetsTimedOut,
+        pending: this.budgets.size,
+      },
+      errors: { total: this.counts.errors + status.errors, last: this.counts.lastErrorAt },
+    };
+  }
+
+  /**
+   * Resolves when every claim emitted so far is sent (and, with JetStream, acknowledged).
+   */
+  flush(): Promise<void> {
+    return this.publisher.flush();
+  }
+
+  private assertRunning(what: string): void {
+    if (this.lifecycle === 'created') throw new ClientStateError(`${what} before start()`);
+    if (this.lifecycle === 'stopped') throw new ClientStateError(`${what} after stop()`);
+  }
+
+  private addConnectedTime(): void {
+    if (this.connectedSince !== null) {
+      this.connectedTotalMs += Date.now() - this.connectedSince;
+      this.connectedSince = null;
+    }
+  }
+
+  private noteError(): void {
+    this.counts.errors++;
+    this.counts.lastErrorAt = Date.now();
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/**
+ * Creates a client (API.md). Nothing is dialled until `start()`.
+ *
+ * @example
+ * const client = createClient({ clusterId: 'chorus-dev', agentId: 'my-service', signingKey });
+ * client.beat$.subscribe((beat) => console.log(beat.beat_index, beat.phase));
+ * await client.start();
+ * await client.emitStatusClaim({ state: 'executing', beatsLeft: 5, progress: 0.3 });
+ * await client.stop();
+ * @param config The fields of API.md's config table; `clusterId` and `agentId` are required.
+ * @return A client, not yet started.
+ * @throws ConfigError naming the field when a value is invalid.
+ */
+export function createClient(config: Partial<Config>): BackbeatClient {
+  if (typeof config !== 'object' || config === null) {
+    throw new ConfigError('config', 'must be an object');
+  }
+  return new BackbeatClient(config);
+}

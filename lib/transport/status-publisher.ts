@@ -1,0 +1,427 @@
+/**
+ * Delivers sealed status claims to NATS, in order, across disconnections (API.md
+ * `statusDelivery`, `statusBufferSize`, `flush`, `stop`).
+ *
+ * Core delivery is at most once. nats.js v2 silently loses a core publish made while it is
+ * disconnected (its outbound buffer is reset on every dial), so claims are handed to nats.js only
+ * while the connection is up, straight away; from a disconnect to the reconnect they wait in a
+ * bounded buffer of our own and go out in order after it.
+ *
+ * JetStream delivery is at least once, stored once: one claim in flight at a time, in order,
+ * published with its `Nats-Msg-Id` and retried with backoff until the stream acknowledges it.
+ */
+import {
+  DebugEvents,
+  Events,
+  headers as natsHeaders,
+  type JetStreamClient,
+  type MsgHdrs,
+  type NatsConnection,
+  type Status,
+} from 'nats';
+import { CLAIM_HEADERS } from '../claims/claim-headers';
+import { silentLogger, type Logger, type StatusDelivery } from '../config';
+import { ClientStateError } from '../errors';
+import { publishUntilAcknowledged, type JetStreamRetryPolicy } from './jetstream-publish';
+
+/** A message to publish: a `SealedClaim` is one. */
+export interface OutgoingClaim {
+  readonly subject: string;
+  readonly payload: Uint8Array;
+  /** Header names as written on the wire; `Nats-Msg-Id` doubles as the JetStream msgID. */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** The part of a pino-compatible logger the publisher uses. */
+export type PublisherLogger = Pick<Logger, 'debug' | 'warn'>;
+
+/** Options of {@link StatusPublisher}. */
+export interface StatusPublisherOptions {
+  /** `'core'`: at most once. `'jetstream'`: at least once, stored once. */
+  readonly delivery: StatusDelivery;
+  /**
+   * Claims held while disconnected (core) or not yet acknowledged (JetStream); beyond it the
+   * oldest are dropped and counted.
+   */
+  readonly bufferSize: number;
+  /** Default: silent. */
+  readonly logger?: PublisherLogger;
+  /** JetStream only: how long to wait for an acknowledgement, and the retry backoff. */
+  readonly jetstream?: Partial<JetStreamRetryPolicy>;
+  /** JetStream only: a number in [0, 1) for the retry jitter; `Math.random` by default. */
+  readonly random?: () => number;
+}
+
+/** A snapshot of the publisher's counters: plain numbers. */
+export interface StatusPublisherMetrics {
+  /** Claims handed to nats.js (core) or acknowledged by the stream (JetStream). */
+  readonly emitted: number;
+  /** Core: publishes nats.js refused. JetStream: publish attempts that failed. */
+  readonly errors: number;
+  /** Claims waiting now: for the connection (core), or for their acknowledgement (JetStream). */
+  readonly buffered: number;
+  /** Claims dropped: the oldest beyond `bufferSize`, and those still waiting when stopped. */
+  readonly dropped: number;
+  /** JetStream: attempts after a claim's first one. Always 0 for core. */
+  readonly retries: number;
+}
+
+/**
+ * A JetStream claim was given up before the stream acknowledged it: pushed out of a full
+ * buffer by newer claims (`'buffer-full'`), or still waiting when the client stopped
+ * (`'stopped'`). It may still have been stored.
+ */
+export class StatusClaimDroppedError extends ClientStateError {
+  constructor(readonly reason: 'buffer-full' | 'stopped') {
+    super(
+      reason === 'buffer-full'
+        ? 'status claim dropped: newer claims filled the status buffer before it was acknowledged'
+        : 'status claim dropped: the client stopped before it was acknowledged',
+    );
+  }
+}
+
+/** One claim not yet settled (sent, acknowledged or dropped). */
+interface PendingClaim {
+  readonly claim: OutgoingClaim;
+  readonly seq: number;
+  /** JetStream: settles the caller's promise. Core: no-ops, its promise resolved when queued. */
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+  dropped: boolean;
+  attempts: number;
+}
+
+/**
+ * Sends claims with nats.js in the order published: straight away while connected, buffered
+ * while not (core); or one at a time until acknowledged (JetStream).
+ *
+ * @example
+ * const publisher = new StatusPublisher({ delivery: 'core', bufferSize: 1024, logger });
+ * publisher.attach(nc); // follows nc.status() from now on
+ * await publisher.publish(buildClaim(input, ctx));
+ * await publisher.flush();
+ * const { dropped } = await publisher.drain(5000);
+ */
+export class StatusPublisher {
+  private readonly logger: PublisherLogger;
+  private nc: NatsConnection | null = null;
+  private js: JetStreamClient | null = null;
+  private statusFeed: AsyncIterable<Status> | null = null;
+  private up = false;
+  private stopping = false;
+  private stopped = false;
+  private working = false;
+  /** Unsettled claims, oldest first; claims settle in this order. */
+  private readonly pending: PendingClaim[] = [];
+  private nextSeq = 0;
+  private readonly counts = { emitted: 0, errors: 0, dropped: 0, retries: 0 };
+  private readonly wentUp = new Signal();
+  private readonly wentDown = new Signal();
+  private readonly progressed = new Signal();
+  private readonly halted = new Signal();
+
+  /**
+   * @param options Delivery mode, buffer size, logger, JetStream retry policy.
+   * @throws RangeError when `bufferSize` is not a non-negative integer.
+   */
+  constructor(private readonly options: StatusPublisherOptions) {
+    if (!Number.isInteger(options.bufferSize) || options.bufferSize < 0) {
+      throw new RangeError(`bufferSize must be a non-negative integer, got ${options.bufferSize}`);
+    }
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /**
+   * Gives the publisher its connection (once the first dial succeeds, or a shared one) and
+   * follows its status events: `disconnect` and `reconnecting` hold claims back, `reconnect`
+   * sends them. Claims published before `attach` wait in the buffer.
+   *
+   * @param nc An open connection; the publisher never closes it.
+   */
+  attach(nc: NatsConnection): void {
+    if (this.stopping) return;
+    this.stopFollowing();
+    this.nc = nc;
+    this.js = this.options.delivery === 'jetstream' ? nc.jetstream() : null;
+    const feed = nc.status();
+    this.statusFeed = feed;
+    void this.follow(nc, feed);
+    void nc.closed().then(() => {
+      if (this.nc === nc) this.connectionDown();
+    });
+    if (nc.isClosed()) this.connectionDown();
+    else this.connectionUp();
+  }
+
+  /** The connection is up: buffered claims go out, in order. Idempotent. */
+  connectionUp(): void {
+    if (this.stopped) return;
+    this.up = true;
+    this.wentUp.fire();
+    if (this.options.delivery === 'core') this.sendBuffered();
+    else this.work();
+  }
+
+  /** The connection is down: claims wait in the buffer from now on. Idempotent. */
+  connectionDown(): void {
+    this.up = false;
+    this.wentDown.fire();
+  }
+
+  /**
+   * Publishes one claim, after every claim published before it.
+   *
+   * @param claim The subject, exact payload bytes and headers.
+   * @return Core: resolves once handed to nats.js or queued; rejects with nats.js's error when
+   * it refuses the publish. JetStream: resolves once the stream acknowledges it; rejects with
+   * StatusClaimDroppedError when it is dropped first. Rejects with ClientStateError once
+   * `drain` has begun.
+   */
+  publish(claim: OutgoingClaim): Promise<void> {
+    if (this.stopping) {
+      return Promise.reject(new ClientStateError('the status publisher is stopped'));
+    }
+    if (this.options.delivery === 'core') return this.publishCore(claim);
+    return new Promise<void>((resolve, reject) => {
+      this.enqueue(claim, resolve, reject);
+      this.work();
+    });
+  }
+
+  /**
+   * Resolves when every claim published so far is settled: handed to nats.js and, while the
+   * connection stays up, the server's round trip done (core); acknowledged (JetStream).
+   * Claims dropped meanwhile count as settled. Never rejects.
+   */
+  async flush(): Promise<void> {
+    const target = this.nextSeq;
+    while (this.settledBelow() < target) await this.progressed.next().promise;
+    const nc = this.nc;
+    if (this.options.delivery !== 'core' || !this.up || nc === null || nc.isClosed()) return;
+    // A disconnect during the round trip ends the flush: what was handed before it is lost or
+    // delivered, and no later round trip can tell which.
+    const down = this.wentDown.next();
+    try {
+      await Promise.race([
+        nc.flush().catch((error: unknown) => {
+          this.logger.debug({ err: error }, 'status flush round trip failed');
+        }),
+        down.promise,
+      ]);
+    } finally {
+      down.cancel();
+    }
+  }
+
+  /**
+   * Stops the publisher: refuses new claims, flushes within `timeoutMs`, then drops what is
+   * left (JetStream: rejects it with StatusClaimDroppedError `'stopped'`). Idempotent.
+   *
+   * @param timeoutMs How long the flush may take.
+   * @return How many claims were dropped at the end (0 on a second call).
+   */
+  async drain(timeoutMs: number): Promise<{ dropped: number }> {
+    if (this.stopping) return { dropped: 0 };
+    this.stopping = true;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.flush(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, timeoutMs));
+      }),
+    ]);
+    clearTimeout(timer);
+    this.stopped = true;
+    this.stopFollowing();
+    const left = this.pending.splice(0);
+    for (const entry of left) this.drop(entry, 'stopped');
+    this.halted.fire();
+    this.progressed.fire();
+    return { dropped: left.length };
+  }
+
+  /** A snapshot of the counters. */
+  metrics(): StatusPublisherMetrics {
+    return { ...this.counts, buffered: this.pending.length };
+  }
+
+  private publishCore(claim: OutgoingClaim): Promise<void> {
+    if (this.up && this.nc !== null && this.pending.length === 0) {
+      this.nextSeq++;
+      const error = this.sendCore(this.nc, claim);
+      return error === null ? Promise.resolve() : Promise.reject(error);
+    }
+    this.enqueue(claim, ignore, ignore);
+    return Promise.resolve();
+  }
+
+  /** Hands one claim to nats.js; returns the error when nats.js refuses it. */
+  private sendCore(nc: NatsConnection, claim: OutgoingClaim): Error | null {
+    try {
+      nc.publish(claim.subject, claim.payload, { headers: toMsgHdrs(claim.headers) });
+      this.counts.emitted++;
+      return null;
+    } catch (error) {
+      this.counts.errors++;
+      this.logger.warn({ err: error, subject: claim.subject }, 'status claim not published');
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  private sendBuffered(): void {
+    const nc = this.nc;
+    if (nc === null || this.pending.length === 0) return;
+    while (this.up && this.pending.length > 0) this.sendCore(nc, this.pending.shift()!.claim);
+    this.progressed.fire();
+  }
+
+  private enqueue(claim: OutgoingClaim, resolve: () => void, reject: (error: Error) => void): void {
+    this.pending.push({ claim, seq: this.nextSeq++, resolve, reject, dropped: false, attempts: 0 });
+    if (this.pending.length <= this.options.bufferSize) return;
+    this.drop(this.pending.shift()!, 'buffer-full');
+    this.logger.warn(
+      { bufferSize: this.options.bufferSize, dropped: this.counts.dropped },
+      'status buffer full: oldest claim dropped',
+    );
+    this.progressed.fire();
+  }
+
+  private drop(entry: PendingClaim, reason: 'buffer-full' | 'stopped'): void {
+    entry.dropped = true;
+    this.counts.dropped++;
+    entry.reject(new StatusClaimDroppedError(reason));
+  }
+
+  /** JetStream: starts the one-at-a-time delivery loop unless it runs already. */
+  private work(): void {
+    if (this.working || this.options.delivery !== 'jetstream') return;
+    this.working = true;
+    void this.deliverJetStream();
+  }
+
+  /** The delivery loop; clears `working` in the same turn as it finds nothing left to do. */
+  private async deliverJetStream(): Promise<void> {
+    try {
+      while (!this.stopped && this.pending.length > 0) {
+        const js = this.js;
+        if (!this.up || js === null) {
+          const up = this.wentUp.next();
+          const halted = this.halted.next();
+          await Promise.race([up.promise, halted.promise]);
+          up.cancel();
+          halted.cancel();
+          continue;
+        }
+        const entry = this.pending[0];
+        // Not acknowledged: dropped (the loop moves on), stopped, or the connection went down
+        // (the loop waits for it to come back).
+        if ((await this.deliverOne(js, entry)) && !entry.dropped && this.pending[0] === entry) {
+          this.pending.shift();
+          this.counts.emitted++;
+          entry.resolve();
+          this.progressed.fire();
+        }
+      }
+    } finally {
+      this.working = false;
+    }
+  }
+
+  private deliverOne(js: JetStreamClient, entry: PendingClaim): Promise<boolean> {
+    return publishUntilAcknowledged(js, entry.claim.subject, entry.claim.payload, {
+      policy: this.options.jetstream,
+      ...(this.options.random === undefined ? {} : { random: this.options.random }),
+      msgID: entry.claim.headers[CLAIM_HEADERS.msgId],
+      headers: () => toMsgHdrs(entry.claim.headers),
+      state: entry,
+      givenUp: () => entry.dropped || this.stopped,
+      connectionUp: () => this.up,
+      onInterrupt: (wake) => {
+        const fromDown = this.wentDown.subscribe(wake);
+        const fromHalt = this.halted.subscribe(wake);
+        return () => {
+          fromDown();
+          fromHalt();
+        };
+      },
+      onFailure: (error, attempt) => {
+        this.counts.errors++;
+        const details = { err: error, subject: entry.claim.subject, attempt };
+        if (attempt === 1) this.logger.warn(details, 'status claim not acknowledged; retrying');
+        else this.logger.debug(details, 'status claim retry failed');
+      },
+      onRetry: () => {
+        this.counts.retries++;
+      },
+    });
+  }
+
+  private async follow(nc: NatsConnection, feed: AsyncIterable<Status>): Promise<void> {
+    for await (const status of feed) {
+      if (this.nc !== nc || this.stopped) break;
+      if (status.type === Events.Disconnect || status.type === DebugEvents.Reconnecting) {
+        this.connectionDown();
+      } else if (status.type === Events.Reconnect) {
+        this.connectionUp();
+      }
+    }
+  }
+
+  private stopFollowing(): void {
+    const feed = this.statusFeed as { stop?: () => void } | null;
+    this.statusFeed = null;
+    // nats.js status feeds are QueuedIterators: stop() ends them without waiting for an event.
+    if (feed !== null && typeof feed.stop === 'function') feed.stop();
+  }
+
+  private settledBelow(): number {
+    return this.pending.length > 0 ? this.pending[0].seq : this.nextSeq;
+  }
+}
+
+/**
+ * nats.js headers holding a record's entries, names spelled exactly as given.
+ *
+ * @example
+ * nc.publish(sealed.subject, sealed.payload, { headers: toMsgHdrs(sealed.headers) });
+ * @param record Header names and values.
+ * @return nats.js headers.
+ */
+export function toMsgHdrs(record: Readonly<Record<string, string>>): MsgHdrs {
+  const hdrs = natsHeaders();
+  for (const name of Object.keys(record)) hdrs.set(name, record[name]);
+  return hdrs;
+}
+
+function ignore(): void {}
+
+/** Listeners called once at the next `fire()`. */
+class Signal {
+  private readonly listeners = new Set<() => void>();
+
+  /** Calls and forgets every listener. */
+  fire(): void {
+    const listeners = [...this.listeners];
+    this.listeners.clear();
+    for (const listener of listeners) listener();
+  }
+
+  /** Calls `listener` at the next fire; returns a function that forgets it before then. */
+  subscribe(listener: () => void): () => void {
+    const once = (): void => listener();
+    this.listeners.add(once);
+    return () => {
+      this.listeners.delete(once);
+    };
+  }
+
+  /** A promise of the next fire, and `cancel` to stop waiting (so nothing stays referenced). */
+  next(): { promise: Promise<void>; cancel: () => void } {
+    let cancel = ignore;
+    const promise = new Promise<void>((resolve) => {
+      cancel = this.subscribe(resolve);
+    });
+    return { promise, cancel };
+  }
+}

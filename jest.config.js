@@ -7,4 +7,9 @@ module.exports = {
   globalSetup: '<rootDir>/spec/support/global-setup.ts',
   setupFilesAfterEnv: ['<rootDir>/spec/support/after-env.ts'],
   testTimeout: 30000,
+  // Examples import the package by name; in tests that name is the source, as with tsx.
+  moduleNameMapper: {
+    '^@chorus-services/backbeat$': '<rootDir>/lib/index.ts',
+    '^@chorus-services/backbeat/(testing|prometheus)$': '<rootDir>/lib/$1/index.ts',
+  },
 };

@@ -6,18 +6,19 @@
  * Prints JSON: heap bytes per pending budget, and ms per beat on beats that expire none and on
  * beats that expire a few (means include GC pauses; medians show the work itself). Each form runs
  * in its own child process, so one form's garbage does not slow the next.
- * Run: `node --expose-gc --import tsx bench/budgets.ts`.
+ * Run: `node --expose-gc --import tsx bench/budgets.ts` (BUDGETS sets the count; BENCH_QUICK=1: 10,000).
  */
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { filter, NEVER, scan, Subject, takeUntil, type Observable, type Subscription } from 'rxjs';
 import { shareBeatBudgets, type CountedBeat } from '../lib/beats/budget-index';
 import { withinBeats } from '../lib/operators/within-beats';
+import { sized } from './support';
 
-const BUDGETS = 100_000;
+const BUDGETS = Math.round(sized('BUDGETS', 100_000, 10_000));
 /** Budgets last FIRST_EXPIRY … FIRST_EXPIRY + DISTINCT_BUDGETS − 1 beats: a few expire per beat. */
 const FIRST_EXPIRY = 201;
-const DISTINCT_BUDGETS = 20_000;
+const DISTINCT_BUDGETS = Math.max(1, Math.round(BUDGETS / 5));
 const EXPIRING_BEATS = 500;
 
 type Form = 'shared' | 'perSubscription' | 'naive';

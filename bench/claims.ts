@@ -10,7 +10,7 @@
  * with a microtask yield after each message on both sides (as a caller awaiting
  * `emitStatusClaim` yields): nats.js then writes to the socket once per message. Rounds alternate between the forms
  * and each figure is the median round. Needs a nats-server: NATS_URL, or one started here.
- * Run: `npx tsx bench/claims.ts`.
+ * Run: `npx tsx bench/claims.ts` (CLAIMS_PER_ROUND, CLAIMS_ROUNDS; BENCH_QUICK=1: smaller rounds).
  */
 import { sign } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -25,12 +25,13 @@ import { statusSubject } from '../lib/protocol/subjects';
 import { windowIdFor } from '../lib/protocol/windows';
 import { StatusPublisher } from '../lib/transport/status-publisher';
 import { startNatsServer, stopAllNatsServers } from '../spec/support/nats-server';
+import { sized } from './support';
 
 const CLUSTER = 'bench';
 const AGENT = 'bench-agent';
-const CLAIMS_PER_ROUND = 20_000;
-const NACL_SIGNS_PER_ROUND = 500;
-const ROUNDS = 5;
+const CLAIMS_PER_ROUND = sized('CLAIMS_PER_ROUND', 20_000, 2_000);
+const NACL_SIGNS_PER_ROUND = sized('NACL_SIGNS_PER_ROUND', 500, 100);
+const ROUNDS = sized('CLAIMS_ROUNDS', 5, 3);
 
 const key = parseSigningKey(generateSigningKey().secretKey);
 const beat = { beat_index: 41, window_id: windowIdFor(CLUSTER, 41) };

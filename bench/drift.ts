@@ -4,17 +4,18 @@
  * same time. Each beat's error is its emission time (performance.now) minus its ideal due time
  * on the absolute schedule `t0 + k × 50 ms`; jitter is |interval − 50 ms| between consecutive beats.
  *
- * Run: `npx tsx bench/drift.ts` (60 s), or `DRIFT_SECONDS=5 npx tsx bench/drift.ts`.
+ * Run: `npx tsx bench/drift.ts` (60 s), or `DRIFT_SECONDS=5 npx tsx bench/drift.ts` (BENCH_QUICK=1: 3 s).
  * Goal: engine mean error of the last 100 beats ≤ 1 ms, and no growth from the first 100.
  */
 import { performance } from 'node:perf_hooks';
 import { asyncScheduler } from 'rxjs';
 import { BeatEngine } from '../lib/beats/engine';
 import { HybridLogicalClock } from '../lib/clock/hlc';
+import { sized } from './support';
 
 const TEMPO_BPM = 1200;
 const PERIOD_MS = 60000 / TEMPO_BPM;
-const seconds = Number(process.env.DRIFT_SECONDS ?? process.argv[2] ?? 60);
+const seconds = process.argv[2] ? Number(process.argv[2]) : sized('DRIFT_SECONDS', 60, 3);
 if (!(seconds > 0)) throw new RangeError(`DRIFT_SECONDS must be > 0, got ${seconds}`);
 const durationMs = seconds * 1000;
 

@@ -7,7 +7,7 @@
  * (judgeFrame on frames the fast path leaves to the zod schema: a 20-emoji phase), and the parse
  * step alone, `parse-fast` vs `parse-zod`, on the same objects.
  *
- * Run: npx tsx bench/judge.ts   (prints JSON)
+ * Run: npx tsx bench/judge.ts   (prints JSON; COLD_CALLS, HOT_CALLS; BENCH_QUICK=1: fewer)
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,10 +15,11 @@ import { BeatFrameSchema } from '../lib/protocol/beat-frame';
 import { fastParseBeatFrame } from '../lib/protocol/frame-check';
 import { judgeFrame, type JudgeContext } from '../lib/protocol/judge';
 import { windowIdFor } from '../lib/protocol/windows';
+import { sized } from './support';
 
 const CLUSTER = 'chorus-dev';
-const COLD_CALLS = Number(process.env.COLD_CALLS ?? 50);
-const HOT_CALLS = Number(process.env.HOT_CALLS ?? 20000);
+const COLD_CALLS = Math.round(sized('COLD_CALLS', 50, 10));
+const HOT_CALLS = Math.round(sized('HOT_CALLS', 20000, 5000));
 const T0 = 1_700_000_000_000;
 
 const context: JudgeContext = {

@@ -2,15 +2,17 @@
  * Ed25519 sign and verify throughput of the SDK (node:crypto) against tweetnacl, the baseline,
  * measured in the same run on a status-claim-sized payload (~300 bytes).
  *
- * Run: `npx tsx bench/sign.ts` (optional argument: ms per measurement, default 1500).
+ * Run: `npx tsx bench/sign.ts` (optional argument or SIGN_MS: ms per measurement, default 1500;
+ * BENCH_QUICK=1: 200).
  * Prints `{ nodeCrypto: { signPerSec, verifyPerSec }, tweetnacl: { … }, ratio: { sign, verify } }`.
  */
 import { performance } from 'node:perf_hooks';
 import nacl from 'tweetnacl';
 import { generateSigningKey, parseSigningKey } from '../lib/crypto/keys';
 import { signBytes, verifyBytes } from '../lib/crypto/signature';
+import { sized } from './support';
 
-const durationMs = Number(process.argv[2] ?? 1500);
+const durationMs = process.argv[2] ? Number(process.argv[2]) : sized('SIGN_MS', 1500, 200);
 
 /** Operations per second of `operation`, run repeatedly for about `durationMs`. */
 function perSecond(operation: () => unknown): number {

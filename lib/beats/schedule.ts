@@ -4,9 +4,6 @@
  * anchor, never by adding intervals up, so rounding never accumulates into drift.
  */
 
-/** Slack (ms) for float rounding when a slot's own due time is mapped back to its number. */
-const SLOT_EPSILON_MS = 1e-6;
-
 /**
  * The beat period of a tempo.
  *
@@ -45,5 +42,10 @@ export function slotDueMs(anchorMs: number, period: number, slot: number): numbe
  * @return That slot number (negative before the anchor).
  */
 export function latestSlotAt(anchorMs: number, period: number, nowMs: number): number {
-  return Math.floor((nowMs - anchorMs + SLOT_EPSILON_MS) / period);
+  // The division can round either way by an ulp; settle it against slotDueMs itself, so that a
+  // slot's own due time always maps back to that slot, however large the numbers.
+  let slot = Math.floor((nowMs - anchorMs) / period);
+  while (slotDueMs(anchorMs, period, slot + 1) <= nowMs) slot++;
+  while (slotDueMs(anchorMs, period, slot) > nowMs) slot--;
+  return slot;
 }

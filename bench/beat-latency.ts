@@ -1,0 +1,389 @@
+/**
+ * `beat$` latency against a raw nats.js subscriber on the same frames: a dev pulse (startPulse,
+ * on its own connection) publishes frames; a raw nats.js subscriber (its own connection,
+ * `JSON.parse` of each payload: the fair minimum work) and a client (`createClient(…).beat$`,
+ * its own connection) in the same process each stamp when a frame reaches them. Latency is
+ * delivery minus publish, both on `performance.now()` (the pulse's connection stamps each frame
+ * as it hands it to nats.js).
+ *
+ * Each rate is measured two ways, and the goals must hold for both:
+ * - `sameFrames`: both sides hear every frame. They share one event loop, so for each frame one
+ *   side runs after the other and waits for it: their figures are `alone` latencies, from which
+ *   the other side's handler time (when it ran between this frame's publish and this side's
+ *   turn) is taken out (`rawAllFrames`/`clientAllFrames` keep it);
+ * - `alternating`: rounds in which only one side listens, raw and client in turn, so that
+ *   neither waits for nor warms the event loop for the other.
+ *
+ * Two rates: realistic (600 BPM, 10 frames/s, where V8 never warms the hot path up) and fast
+ * (6000 BPM, the protocol's maximum tempo). Splits of the client's path: NATS callback entry →
+ * the engine (FrameIntake.receive: judge) → delivery to a `beat$` subscriber (engine, rxjs).
+ *
+ * Goals: client p50 ≤ 1.1 × raw p50, client p99 ≤ raw p99 + 0.2 ms.
+ * Run: `npx tsx bench/beat-latency.ts`; LATENCY_SECONDS (default 45) and LATENCY_FAST_SECONDS
+ * (default 20) set the durations, NATS_URL an existing server; BENCH_QUICK=1 a few seconds each.
+ * LATENCY_PROFILE=1 adds `profile`: the inclusive time of each step of the client's path (the
+ * wrappers cost a little themselves, so latency figures of such a run are not the headline).
+ */
+import { performance } from 'node:perf_hooks';
+import { connect } from 'nats';
+import { BeatEngine } from '../lib/beats/engine';
+import { FrameIntake } from '../lib/beats/frame-intake';
+import { SharedBudgetIndex } from '../lib/beats/budget-index';
+import { BackbeatClient, createClient } from '../lib/client';
+import { HybridLogicalClock } from '../lib/clock/hlc';
+import { RecentSummary } from '../lib/observability/summary';
+import { beatSubject } from '../lib/protocol/subjects';
+import { startPulse } from '../lib/pulse/pulse';
+import { startNatsServer, stopAllNatsServers } from '../spec/support/nats-server';
+import { log, printResult, roundMs, sized, sleep, stampingConnection, summarize } from './support';
+
+const REALISTIC_BPM = 600;
+const FAST_BPM = 6000;
+/** Frames left out at the start of each rate: connection set-up and the first timeline. */
+const WARM_UP_FRAMES = 3;
+const P50_RATIO_GOAL = 1.1;
+const P99_EXTRA_GOAL_MS = 0.2;
+const profiling = process.env.LATENCY_PROFILE === '1';
+/** Alternating rounds per side (each side listens for seconds / 2 / ALTERNATIONS at a time). */
+const ALTERNATIONS = 3;
+
+/** One side's times for one frame (ms, performance.now()). */
+interface Arrival {
+  /** The NATS callback began. */
+  entry: number;
+  /** The frame reached the measuring code (parsed, or delivered on `beat$`). */
+  delivered: number;
+  /** The NATS callback returned. */
+  exit: number;
+}
+
+/** Times of the client's path through its hot functions, for the frame being handled now. */
+const clientPath = { receiveEntry: 0, engineEntry: 0 };
+
+/**
+ * Wraps the hot path's entry points to stamp them. Both are prototype methods that the client
+ * calls on its own instances, so wrapping them measures the real client without changing it.
+ */
+function instrumentClientPath(): void {
+  const receive = FrameIntake.prototype.receive;
+  FrameIntake.prototype.receive = function (this: FrameIntake, ...args) {
+    clientPath.receiveEntry = performance.now();
+    return receive.apply(this, args);
+  };
+  const frame = BeatEngine.prototype.frame;
+  BeatEngine.prototype.frame = function (this: BeatEngine, ...args) {
+    clientPath.engineEntry = performance.now();
+    return frame.apply(this, args);
+  };
+}
+
+/** Inclusive durations (ms) of each wrapped method, by label. */
+const profile = new Map<string, number[]>();
+
+type AnyMethod = (...args: unknown[]) => unknown;
+
+/** Wraps `prototype[name]` to record the duration of every call under `label`. */
+function timeMethod(prototype: object, name: string, label: string): void {
+  const original = Reflect.get(prototype, name) as AnyMethod;
+  if (typeof original !== 'function') throw new Error(`no method ${name} to profile`);
+  const samples: number[] = [];
+  profile.set(label, samples);
+  Reflect.set(prototype, name, function (this: unknown, ...args: unknown[]): unknown {
+    const started = performance.now();
+    try {
+      return original.apply(this, args);
+    } finally {
+      samples.push(performance.now() - started);
+    }
+  });
+}
+
+/** Wraps every step of the client's beat path (private methods too: they are prototype methods). */
+function profileClientPath(): void {
+  timeMethod(FrameIntake.prototype, 'receive', 'FrameIntake.receive (judge + engine)');
+  timeMethod(BeatEngine.prototype, 'frame', 'BeatEngine.frame');
+  timeMethod(BeatEngine.prototype, 'mergeStamp', 'BeatEngine.mergeStamp');
+  timeMethod(HybridLogicalClock.prototype, 'receive', 'HybridLogicalClock.receive');
+  timeMethod(BeatEngine.prototype, 'measureDrift', 'BeatEngine.measureDrift');
+  timeMethod(BeatEngine.prototype, 'armSilenceTimer', 'BeatEngine.armSilenceTimer');
+  timeMethod(BeatEngine.prototype, 'deliver', 'BeatEngine.deliver (subscribers included)');
+  timeMethod(SharedBudgetIndex.prototype, 'next', 'SharedBudgetIndex.next');
+  timeMethod(BackbeatClient.prototype, 'refreshHealth', 'BackbeatClient.refreshHealth');
+  timeMethod(RecentSummary.prototype, 'record', 'RecentSummary.record');
+}
+
+/** Median and p90 of each profiled step, in µs, with its number of calls. */
+function profileSummary(): Record<string, { calls: number; p50Us: number; p90Us: number }> {
+  const result: Record<string, { calls: number; p50Us: number; p90Us: number }> = {};
+  for (const [label, samples] of profile) {
+    const summary = summarize(samples);
+    result[label] = {
+      calls: summary.count,
+      p50Us: Math.round(summary.p50Ms * 1000),
+      p90Us: Math.round(summary.p90Ms * 1000),
+    };
+    samples.length = 0;
+  }
+  return result;
+}
+
+/** Latency of each frame the other side did not hold up: see the file comment. */
+function aloneLatency(
+  sentAt: number,
+  mine: Arrival,
+  other: Arrival | undefined,
+): { latency: number; waited: boolean } {
+  const latency = mine.delivered - sentAt;
+  if (other === undefined || other.entry >= mine.entry || other.entry < sentAt) {
+    return { latency, waited: false };
+  }
+  return { latency: latency - (Math.min(other.exit, mine.entry) - other.entry), waited: true };
+}
+
+/** What one round recorded: publish times, and each side's arrivals, by beat index. */
+interface Round {
+  sentAt: Map<number, number>;
+  raw: Map<number, Arrival>;
+  client: Map<number, Arrival>;
+  /** When each delivered frame entered the engine (the judge ends there). */
+  engineAt: Map<number, number>;
+  rejected: number;
+}
+
+let rounds = 0;
+
+/**
+ * A pulse at `tempoBpm` for `seconds`, heard by the raw subscriber, the client, or both (each on
+ * its own connection), on a cluster of its own.
+ */
+async function runRound(
+  url: string,
+  tempoBpm: number,
+  seconds: number,
+  sides: { raw: boolean; client: boolean },
+): Promise<Round> {
+  const clusterId = `latency${tempoBpm}r${++rounds}`;
+  const round: Round = {
+    sentAt: new Map(),
+    raw: new Map(),
+    client: new Map(),
+    engineAt: new Map(),
+    rejected: 0,
+  };
+  const decoder = new TextDecoder();
+  const rawConnection = sides.raw ? await connect({ servers: url, name: 'raw-subscriber' }) : null;
+  rawConnection?.subscribe(beatSubject(clusterId), {
+    callback: (err, msg) => {
+      const entry = performance.now();
+      if (err) return;
+      const frame = JSON.parse(decoder.decode(msg.data)) as { beat_index: number };
+      const arrival = { entry, delivered: performance.now(), exit: 0 };
+      round.raw.set(frame.beat_index, arrival);
+      arrival.exit = performance.now();
+    },
+  });
+  await rawConnection?.flush();
+
+  const sdk = sides.client
+    ? createClient({ clusterId, agentId: 'latency-agent', natsUrl: url })
+    : null;
+  let delivered: Arrival | null = null;
+  sdk?.beat$.subscribe((beat) => {
+    const now = performance.now();
+    if (beat.source !== 'pulse') return;
+    delivered = { entry: clientPath.receiveEntry, delivered: now, exit: 0 };
+    round.client.set(beat.beat_index, delivered);
+    round.engineAt.set(beat.beat_index, clientPath.engineEntry);
+  });
+  await sdk?.start();
+  // Where the client's NATS callback ends (its last step is a cheap health refresh).
+  const intakeReceive = FrameIntake.prototype.receive;
+  FrameIntake.prototype.receive = function (this: FrameIntake, ...args) {
+    intakeReceive.apply(this, args);
+    if (delivered) delivered.exit = performance.now();
+    delivered = null;
+  };
+
+  const pulseConnection = await connect({ servers: url, name: 'pulse' });
+  const pulse = await startPulse({
+    connection: stampingConnection(pulseConnection, round.sentAt),
+    clusterId,
+    pulseId: 'bench-pulse',
+    tempoBpm,
+  });
+  await sleep(seconds * 1000);
+  await pulse.stop();
+  await sleep(300);
+  FrameIntake.prototype.receive = intakeReceive;
+  if (sdk) {
+    round.rejected = Object.values(sdk.metrics().beats.rejected).reduce((a, b) => a + b, 0);
+    await sdk.stop({ timeoutMs: 1000 });
+  }
+  await rawConnection?.close();
+  await pulseConnection.close();
+  return round;
+}
+
+/** Latencies and splits of rounds (ms). */
+function analyse(roundsToAnalyse: readonly Round[], sides: { raw: boolean; client: boolean }) {
+  const rawAll: number[] = [];
+  const rawAlone: number[] = [];
+  const clientAll: number[] = [];
+  const clientAlone: number[] = [];
+  const natsToIntake: number[] = [];
+  const judge: number[] = [];
+  const engineToSubscriber: number[] = [];
+  const wholeCallback: number[] = [];
+  const natsToCallback: number[] = [];
+  const parse: number[] = [];
+  let rawRanFirst = 0;
+  let clientRanFirst = 0;
+  let missing = 0;
+  let rejected = 0;
+  for (const round of roundsToAnalyse) {
+    rejected += round.rejected;
+    const indexes = [...round.sentAt.keys()].sort((a, b) => a - b).slice(WARM_UP_FRAMES);
+    for (const index of indexes) {
+      const sent = round.sentAt.get(index)!;
+      const r = round.raw.get(index);
+      const c = round.client.get(index);
+      if ((sides.raw && !r) || (sides.client && !c)) missing++;
+      if (r) {
+        rawAll.push(r.delivered - sent);
+        rawAlone.push(aloneLatency(sent, r, c).latency);
+        natsToCallback.push(r.entry - sent);
+        parse.push(r.delivered - r.entry);
+      }
+      if (c) {
+        clientAll.push(c.delivered - sent);
+        clientAlone.push(aloneLatency(sent, c, r).latency);
+        natsToIntake.push(c.entry - sent);
+        const engineEntry = round.engineAt.get(index)!;
+        judge.push(engineEntry - c.entry);
+        engineToSubscriber.push(c.delivered - engineEntry);
+        if (c.exit > 0) wholeCallback.push(c.exit - c.entry);
+      }
+      if (r && c) {
+        if (r.entry < c.entry) rawRanFirst++;
+        else clientRanFirst++;
+      }
+    }
+  }
+  const raw = summarize(rawAlone);
+  const client = summarize(clientAlone);
+  const p50Ratio = Math.round((client.p50Ms / raw.p50Ms) * 100) / 100;
+  const p99ExtraMs = roundMs(client.p99Ms - raw.p99Ms);
+  return {
+    raw,
+    client,
+    p50Ratio,
+    p99ExtraMs,
+    met:
+      missing === 0 &&
+      rejected === 0 &&
+      p50Ratio <= P50_RATIO_GOAL &&
+      p99ExtraMs <= P99_EXTRA_GOAL_MS,
+    missing,
+    rejected,
+    ...(sides.raw && sides.client
+      ? {
+          rawAllFrames: summarize(rawAll),
+          clientAllFrames: summarize(clientAll),
+          rawRanFirst,
+          clientRanFirst,
+        }
+      : {}),
+    clientSplits: {
+      natsToIntakeMs: summarize(natsToIntake),
+      judgeMs: summarize(judge),
+      engineToSubscriberMs: summarize(engineToSubscriber),
+      wholeCallbackMs: summarize(wholeCallback),
+    },
+    rawSplits: { natsToCallbackMs: summarize(natsToCallback), parseMs: summarize(parse) },
+  };
+}
+
+/**
+ * One rate, two ways: `sameFrames` (both sides on every frame; `alone` latencies, see the file
+ * comment) and `alternating` (rounds in which only one side listens, so neither ever waits for
+ * the other nor warms the event loop for it), each for `seconds`.
+ */
+async function measureRate(url: string, tempoBpm: number, seconds: number) {
+  if (profiling) profileSummary(); // drops what earlier rates left
+  log(`${tempoBpm} BPM: both sides on the same frames for ${seconds} s`);
+  const both = { raw: true, client: true };
+  const sameFrames = analyse([await runRound(url, tempoBpm, seconds, both)], both);
+  const profiled = profiling ? profileSummary() : undefined;
+  log(
+    `${tempoBpm} BPM: alternating rounds, ${ALTERNATIONS} × ${seconds / 2 / ALTERNATIONS} s each side`,
+  );
+  const rawRounds: Round[] = [];
+  const clientRounds: Round[] = [];
+  const roundSeconds = seconds / 2 / ALTERNATIONS;
+  for (let i = 0; i < ALTERNATIONS; i++) {
+    rawRounds.push(await runRound(url, tempoBpm, roundSeconds, { raw: true, client: false }));
+    clientRounds.push(await runRound(url, tempoBpm, roundSeconds, { raw: false, client: true }));
+  }
+  const rawAlone = analyse(rawRounds, { raw: true, client: false });
+  const clientAlone = analyse(clientRounds, { raw: false, client: true });
+  const raw = rawAlone.raw;
+  const client = clientAlone.client;
+  const p50Ratio = Math.round((client.p50Ms / raw.p50Ms) * 100) / 100;
+  const p99ExtraMs = roundMs(client.p99Ms - raw.p99Ms);
+  const alternating = {
+    raw,
+    client,
+    p50Ratio,
+    p99ExtraMs,
+    met:
+      clientAlone.missing + rawAlone.missing + clientAlone.rejected === 0 &&
+      p50Ratio <= P50_RATIO_GOAL &&
+      p99ExtraMs <= P99_EXTRA_GOAL_MS,
+    clientSplits: clientAlone.clientSplits,
+    rawSplits: rawAlone.rawSplits,
+  };
+  for (const [name, result] of Object.entries({ sameFrames, alternating })) {
+    log(
+      `${tempoBpm} BPM ${name}: client p50 ${result.client.p50Ms} p99 ${result.client.p99Ms} ms; raw p50 ${result.raw.p50Ms} p99 ${result.raw.p99Ms} ms`,
+    );
+  }
+  return {
+    tempoBpm,
+    framesPerSecond: tempoBpm / 60,
+    seconds,
+    sameFrames,
+    alternating,
+    goals: {
+      p50RatioAtMost: P50_RATIO_GOAL,
+      p99ExtraMsAtMost: P99_EXTRA_GOAL_MS,
+      met: sameFrames.met && alternating.met,
+    },
+    ...(profiled ? { profile: profiled } : {}),
+  };
+}
+
+async function main(): Promise<void> {
+  const realisticSeconds = sized('LATENCY_SECONDS', 45, 4);
+  const fastSeconds = sized('LATENCY_FAST_SECONDS', 20, 3);
+  const server = process.env.NATS_URL ? null : await startNatsServer();
+  const url = process.env.NATS_URL ?? server!.url;
+  if (profiling) profileClientPath();
+  instrumentClientPath();
+  try {
+    // Realistic first: the fast rate warms the JIT, which must not flatter the realistic one.
+    const realistic = await measureRate(url, REALISTIC_BPM, realisticSeconds);
+    const fast = await measureRate(url, FAST_BPM, fastSeconds);
+    printResult({
+      bench: 'beat-latency',
+      node: process.version,
+      server: server ? 'started by the bench' : 'NATS_URL',
+      realistic,
+      fast,
+      goals: { met: realistic.goals.met && fast.goals.met },
+    });
+  } finally {
+    await stopAllNatsServers();
+  }
+}
+
+void main();

@@ -3,10 +3,11 @@
  * connection events reported on stderr.
  */
 import { connect, Events, type NatsConnection } from 'nats';
+import { DEFAULT_PULSE_NATS_URL } from '../pulse/options';
 import { CliRuntimeError, type TextSink } from './cli-io';
 
-/** NATS server when neither `--nats` nor `NATS_URL` names one (as the client's default). */
-export const DEFAULT_NATS_URL = 'nats://localhost:4222';
+/** NATS server when neither `--nats` nor `NATS_URL` names one (as the pulse's and client's). */
+export const DEFAULT_NATS_URL = DEFAULT_PULSE_NATS_URL;
 
 /** How long the first dial may take before the command gives up. */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -46,11 +47,11 @@ const REFUSED = new Set([
  */
 export function dialFailureMessage(servers: readonly string[], error: unknown): string {
   const where = servers.join(', ');
-  const code = String((error as { code?: unknown } | null)?.code ?? '');
-  if (UNREACHABLE.has(code)) {
+  const code: unknown = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && UNREACHABLE.has(code)) {
     return `cannot reach NATS at ${where}: is nats-server running? start one (nats-server -js) or pass --nats URL (or set NATS_URL)`;
   }
-  if (REFUSED.has(code)) {
+  if (typeof code === 'string' && REFUSED.has(code)) {
     return `NATS at ${where} refused the connection (${code}): put the credentials in the URL (nats://user:password@host:4222) or ask for an account`;
   }
   return `cannot connect to NATS at ${where}: ${error instanceof Error ? error.message : String(error)}`;
@@ -101,10 +102,12 @@ export function reportConnectionEvents(
 ): void {
   void (async () => {
     for await (const status of connection.status()) {
+      // For these two events `data` is the server's address.
+      const server = typeof status.data === 'string' ? status.data : 'the server';
       if (status.type === Events.Disconnect) {
-        stderr.write(`${label}: lost NATS at ${String(status.data)}; reconnecting\n`);
+        stderr.write(`${label}: lost NATS at ${server}; reconnecting\n`);
       } else if (status.type === Events.Reconnect) {
-        stderr.write(`${label}: reconnected to NATS at ${String(status.data)}\n`);
+        stderr.write(`${label}: reconnected to NATS at ${server}\n`);
       }
     }
   })();

@@ -3,7 +3,7 @@
  */
 import { ConfigError } from '../errors';
 import { beatSubject } from '../protocol/subjects';
-import { DEFAULT_PULSE_PHASES, newPulseId } from '../pulse/options';
+import { DEFAULT_PULSE_PHASES, newPulseId, resolvePulseOptions } from '../pulse/options';
 import { startPulse, type Pulse } from '../pulse/pulse';
 import { CliUsageError, ExitCode, type CliIo } from './cli-io';
 import { readKeyFile } from './key-file';
@@ -49,6 +49,20 @@ export async function runPulse(options: PulseCommandOptions, io: CliIo): Promise
   const signingKey = options.key === undefined ? undefined : readKeyFile(options.key);
   const pulseId = options.pulseId ?? newPulseId();
   const phases = options.phases ?? DEFAULT_PULSE_PHASES;
+  const pulseOptions = {
+    clusterId: options.cluster,
+    pulseId,
+    tempoBpm: options.tempo,
+    beatsPerBar: options.beatsPerBar,
+    phases: [...phases],
+    signingKey: signingKey?.secretKey,
+  };
+  // Refuse bad options (a reserved phase, say) before dialling: a usage error needs no server.
+  try {
+    resolvePulseOptions(pulseOptions);
+  } catch (error) {
+    throw error instanceof ConfigError ? usageErrorOf(error) : error;
+  }
   const connection = await dialNats(options.nats, {
     name: `backbeat-${pulseId}`,
     reconnect: true,
@@ -79,21 +93,12 @@ export async function runPulse(options: PulseCommandOptions, io: CliIo): Promise
   let pulse: Pulse;
   try {
     pulse = await startPulse({
+      ...pulseOptions,
       connection,
-      clusterId: options.cluster,
-      pulseId,
-      tempoBpm: options.tempo,
-      beatsPerBar: options.beatsPerBar,
-      phases: [...phases],
-      signingKey: signingKey?.secretKey,
       onError: (error) => io.stderr.write(`backbeat pulse ${pulseId}: ${String(error)}\n`),
     });
   } catch (error) {
     await connection.close();
-    if (error instanceof ConfigError) {
-      const flag = FLAG_OF_FIELD[error.field] ?? error.field;
-      throw new CliUsageError(`${flag}: ${error.message.slice(error.field.length + 2)}`);
-    }
     throw error;
   }
 
@@ -120,4 +125,10 @@ export async function runPulse(options: PulseCommandOptions, io: CliIo): Promise
   await connection.close();
   io.stdout.write(`backbeat pulse ${pulseId}: stopped after beat ${pulse.beatIndex()}\n`);
   return ExitCode.Ok;
+}
+
+/** A startPulse option error, in the command line's words. */
+function usageErrorOf(error: ConfigError): CliUsageError {
+  const flag = FLAG_OF_FIELD[error.field] ?? error.field;
+  return new CliUsageError(`${flag}: ${error.message.slice(error.field.length + 2)}`);
 }

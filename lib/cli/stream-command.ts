@@ -59,7 +59,9 @@ export async function runStreamEnsure(
   } finally {
     await connection.close();
   }
-  io.stdout.write(options.json === true ? `${JSON.stringify(result)}\n` : describe(result, options));
+  io.stdout.write(
+    options.json === true ? `${JSON.stringify(result)}\n` : describe(result, options),
+  );
   return ExitCode.Ok;
 }
 

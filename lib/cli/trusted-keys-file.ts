@@ -33,7 +33,9 @@ export function parseTrustedKeys(text: string): TrustedKeys {
   try {
     json = JSON.parse(text);
   } catch {
-    throw new Error('it is not valid JSON: expected { "<agentId>": "<base64 public key>" | [...] }');
+    throw new Error(
+      'it is not valid JSON: expected { "<agentId>": "<base64 public key>" | [...] }',
+    );
   }
   const parsed = TrustedKeysFileSchema.safeParse(json);
   if (!parsed.success) {

@@ -112,6 +112,8 @@ export class BackbeatClient implements AsyncDisposable {
   private startPromise: Promise<void> | null = null;
   private stopPromise: Promise<{ dropped: number }> | null = null;
   private warnedLegacyConversion = false;
+  /** The first dial is in progress (start() has not settled it yet). */
+  private opening = false;
 
   /** @param config A partial config over `defaultConfig()`; throws `ConfigError` when invalid. */
   constructor(config: Partial<Config>) {
@@ -195,16 +197,19 @@ export class BackbeatClient implements AsyncDisposable {
       });
     }
     const firstConnection = firstValueFrom(this.connections);
+    // Awaited only when the first dial connects; stop() completes `connections` otherwise.
+    firstConnection.catch(() => undefined);
     this.internal.push(this.link.events$.subscribe((event) => this.onLinkEvent(event)));
-    if (connection) {
-      await firstConnection;
-      return;
-    }
-    const outcome = await this.link.open();
+    // A shared link adopts its connection here, now that its events have a listener.
+    this.opening = true;
+    const outcome = await this.link.open().finally(() => {
+      this.opening = false;
+    });
     if (outcome === 'connected') {
       await firstConnection;
     } else {
-      this.reason = 'NATS unreachable: dialling in the background';
+      // The link may have given up already (maxReconnects reached): its reason says so.
+      this.reason = this.link.failure ?? 'NATS unreachable: dialling in the background';
       this.engine.markUnreachable();
       this.refreshHealth();
       this.config.logger.warn(
@@ -221,7 +226,15 @@ export class BackbeatClient implements AsyncDisposable {
         this.connectedSince = Date.now();
         void this.attach(event.connection).then(
           () => this.connections.next(event.connection),
-          (err: unknown) => this.connections.error(err),
+          (err: unknown) => {
+            // start() rejects with it when it is still waiting; otherwise it is only logged.
+            this.noteError();
+            this.config.logger.error(
+              { err: err instanceof Error ? err.message : String(err) },
+              'backbeat: cannot follow the beat on the new connection',
+            );
+            this.connections.error(err);
+          },
         );
         break;
       case 'disconnected':
@@ -243,7 +256,8 @@ export class BackbeatClient implements AsyncDisposable {
         this.addConnectedTime();
         this.noteError();
         this.reason = event.reason;
-        this.engine.markUnreachable();
+        // During the first dial, start() decides: degraded when unreachable, stopped when refused.
+        if (!this.opening) this.engine.markUnreachable();
         this.config.logger.error({ reason: event.reason }, 'backbeat: NATS gave up');
         break;
     }

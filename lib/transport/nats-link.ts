@@ -5,6 +5,7 @@ import {
   type ConnectionOptions,
   type NatsConnection,
   type NatsError,
+  type Status,
 } from 'nats';
 import { Subject, type Observable } from 'rxjs';
 import { ConnectionError } from '../errors';
@@ -52,6 +53,9 @@ export class NatsLink {
   readonly events$: Observable<LinkEvent> = this.eventsSubject.asObservable();
 
   private nc: NatsConnection | null = null;
+  /** A shared connection not adopted yet: {@link open} adopts it, once events$ has listeners. */
+  private sharedConnection: NatsConnection | null = null;
+  private statusFeed: AsyncIterable<Status> | null = null;
   private up = false;
   private closing = false;
   private reconnectCount = 0;
@@ -77,10 +81,13 @@ export class NatsLink {
     return new NatsLink(options, true);
   }
 
-  /** A link over a connection someone else opened and will close. */
+  /**
+   * A link over a connection someone else opened and will close; {@link open} adopts it (its
+   * `connected` event then reaches the listeners of `events$`).
+   */
   static shared(connection: NatsConnection): NatsLink {
     const link = new NatsLink(null, false);
-    link.adopt(connection);
+    link.sharedConnection = connection;
     return link;
   }
 
@@ -111,6 +118,7 @@ export class NatsLink {
    */
   open(): Promise<OpenOutcome> {
     const options = this.options;
+    if (this.sharedConnection && !this.nc && !this.closing) this.adopt(this.sharedConnection);
     if (!options || this.nc) return Promise.resolve('connected');
     return new Promise<OpenOutcome>((resolve, reject) => {
       let settled = false;
@@ -186,7 +194,9 @@ export class NatsLink {
     this.nc = nc;
     this.up = true;
     this.eventsSubject.next({ type: 'connected', connection: nc });
-    void this.watchStatus(nc);
+    const feed = nc.status();
+    this.statusFeed = feed;
+    void this.watchStatus(feed);
     void nc.closed().then((err) => {
       this.up = false;
       if (!this.closing) {
@@ -195,8 +205,8 @@ export class NatsLink {
     });
   }
 
-  private async watchStatus(nc: NatsConnection): Promise<void> {
-    for await (const status of nc.status()) {
+  private async watchStatus(feed: AsyncIterable<Status>): Promise<void> {
+    for await (const status of feed) {
       switch (status.type) {
         case Events.Disconnect:
           this.up = false;
@@ -247,6 +257,9 @@ export class NatsLink {
     this.closing = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.wakeRetry?.();
+    // nats.js status feeds are QueuedIterators: stop() ends them (a shared connection lives on).
+    (this.statusFeed as { stop?: () => void } | null)?.stop?.();
+    this.statusFeed = null;
     const nc = this.nc;
     if (this.owned && nc && !nc.isClosed()) {
       await (this.up ? nc.drain() : nc.close()).catch(() => nc.close().catch(() => undefined));

@@ -1,0 +1,210 @@
+/**
+ * The client's connection against real nats-servers (issue 4): NATS unreachable at start and
+ * appearing later on that port, a host that never speaks NATS, token authentication, and a
+ * server killed and restarted under a following client.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { connect } from 'nats';
+import { filter, firstValueFrom } from 'rxjs';
+import { ConnectionError } from '../../lib/errors';
+import {
+  authorizationConfig,
+  freePorts,
+  startNatsServer,
+  type NatsServerHandle,
+} from '../support/nats-server';
+import {
+  cleanUp,
+  closeLater,
+  healthWhere,
+  makeClient,
+  makePulse,
+  nextBeat,
+  record,
+  recordingLogger,
+} from '../client/client-support';
+
+/** Quick reconnects, so that the suite is short. */
+const FAST = { reconnectDelayMs: 50, maxReconnectDelayMs: 200 } as const;
+
+describe('client connection', () => {
+  afterEach(cleanUp);
+
+  it('starts degraded when NATS is unreachable, then joins the pulse once a server listens on that port', async () => {
+    const cluster = 'conn-late';
+    const [port] = await freePorts(1);
+    const logger = recordingLogger();
+    const client = makeClient({
+      clusterId: cluster,
+      agentId: 'a',
+      natsUrl: `nats://127.0.0.1:${port}`,
+      connectTimeoutMs: 5000,
+      fallbackTempoBpm: 1200,
+      logger,
+      ...FAST,
+    });
+    const synthetic = firstValueFrom(
+      client.beat$.pipe(filter((beat) => beat.source === 'synthetic' && beat.beat_index >= 1)),
+    );
+    await client.start();
+    expect(client.health()).toMatchObject({ connected: false, localDegradation: true });
+    expect(client.health().reason).toMatch(/unreachable/);
+    expect(logger.lines('warn', 'NATS unreachable')).toHaveLength(1);
+    const beat = await synthetic;
+    expect(beat).toMatchObject({ phase: 'degraded', pulse_id: 'a', cluster_id: cluster });
+
+    const server = await startNatsServer({ port });
+    const connected = await healthWhere(client, (health) => health.connected);
+    expect(connected.reason).toBeNull();
+    const pulse = await makePulse({ natsUrl: server.url, clusterId: cluster, tempoBpm: 1200 });
+    const followed = await nextBeat(client, (b) => b.source === 'pulse');
+    // The first pulse frame after only synthetic beats starts a new timeline.
+    expect(followed).toMatchObject({ pulse_id: pulse.pulseId, timelineReset: true });
+    expect(client.health().localDegradation).toBe(false);
+    await client.stop();
+    await pulse.stop();
+    await server.stop();
+  });
+
+  it('gives up after maxReconnects dials and keeps time on synthetic beats', async () => {
+    const [port] = await freePorts(1);
+    const client = makeClient({
+      clusterId: 'conn-give-up',
+      agentId: 'a',
+      natsUrl: `nats://127.0.0.1:${port}`,
+      maxReconnects: 1,
+      fallbackTempoBpm: 1200,
+      ...FAST,
+    });
+    await client.start();
+    expect(client.health()).toMatchObject({ connected: false, localDegradation: true });
+    expect(client.health().reason).toMatch(/no NATS server answered after 1 dial/);
+    await expect(nextBeat(client, (beat) => beat.beat_index >= 1)).resolves.toMatchObject({
+      source: 'synthetic',
+    });
+    expect(client.metrics().errors.total).toBeGreaterThanOrEqual(1);
+  });
+
+  describe('a host that accepts TCP but never speaks NATS', () => {
+    let silent: Server;
+    const sockets = new Set<Socket>();
+    let port: number;
+
+    beforeAll(async () => {
+      silent = createServer((socket) => {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+      });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      port = (silent.address() as { port: number }).port;
+    });
+    afterAll(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    });
+
+    it('start() still resolves degraded, and synthetic beats flow', async () => {
+      const client = makeClient({
+        clusterId: 'conn-silent',
+        agentId: 'a',
+        natsUrl: `nats://127.0.0.1:${port}`,
+        connectTimeoutMs: 300,
+        fallbackTempoBpm: 1200,
+        ...FAST,
+      });
+      const beats = record(client.beat$);
+      await client.start();
+      expect(client.health()).toMatchObject({ connected: false, localDegradation: true });
+      // The SDK really dialled the silent host (it is not refused, it just never answers).
+      expect(sockets.size).toBeGreaterThanOrEqual(1);
+      await nextBeat(client, (beat) => beat.beat_index >= 2);
+      expect(beats.values.every((beat) => beat.source === 'synthetic')).toBe(true);
+      expect(beats.values.map((beat) => beat.beat_index).slice(0, 3)).toEqual([0, 1, 2]);
+      await expect(client.stop({ timeoutMs: 100 })).resolves.toEqual({ dropped: 0 });
+    });
+  });
+
+  describe('a token-protected server', () => {
+    let server: NatsServerHandle;
+    beforeAll(async () => {
+      server = await startNatsServer({ config: authorizationConfig({ token: 's3cret' }) });
+    });
+    afterAll(async () => {
+      await server.stop();
+    });
+
+    it('refuses a wrong token: start() rejects with ConnectionError', async () => {
+      const client = makeClient({
+        clusterId: 'conn-auth',
+        agentId: 'a',
+        natsUrl: server.url,
+        natsOptions: { token: 'wrong' },
+        ...FAST,
+      });
+      const ended = firstValueFrom(client.beat$, { defaultValue: 'completed' });
+      await expect(client.start()).rejects.toBeInstanceOf(ConnectionError);
+      // The refused client stopped itself.
+      await expect(ended).resolves.toBe('completed');
+    });
+
+    it('follows the pulse with the right token', async () => {
+      const client = makeClient({
+        clusterId: 'conn-auth',
+        agentId: 'a',
+        natsUrl: server.url,
+        natsOptions: { token: 's3cret' },
+        ...FAST,
+      });
+      await client.start();
+      expect(client.health().connected).toBe(true);
+      // The dev pulse takes no auth options: it publishes over a connection with the token.
+      const nc = closeLater(await connect({ servers: server.url, token: 's3cret' }));
+      const pulse = await makePulse({ connection: nc, clusterId: 'conn-auth', tempoBpm: 1200 });
+      await expect(nextBeat(client, (beat) => beat.source === 'pulse')).resolves.toMatchObject({
+        pulse_id: pulse.pulseId,
+      });
+      await client.stop();
+      await pulse.stop();
+      await nc.close();
+    });
+  });
+
+  it('keeps time through a server crash, reconnects by itself and follows the pulse again', async () => {
+    const cluster = 'conn-crash';
+    const server = await startNatsServer();
+    const pulse = await makePulse({ natsUrl: server.url, clusterId: cluster, tempoBpm: 1200 });
+    const client = makeClient({
+      clusterId: cluster,
+      agentId: 'a',
+      natsUrl: server.url,
+      ...FAST,
+    });
+    await client.start();
+    await nextBeat(client, (beat) => beat.source === 'pulse');
+    const healths = record(client.health$);
+
+    const down = healthWhere(client, (health) => !health.connected);
+    await server.kill();
+    await down;
+    const synthetic = await nextBeat(client, (beat) => beat.source === 'synthetic');
+    expect(synthetic.phase).toBe('degraded');
+    expect(client.health().localDegradation).toBe(true);
+
+    await server.restart();
+    const back = await healthWhere(client, (health) => health.connected);
+    expect(back.reconnectCount).toBeGreaterThanOrEqual(1);
+    expect(client.metrics().connection.reconnects).toBeGreaterThanOrEqual(1);
+    const followed = await nextBeat(client, (beat) => beat.source === 'pulse');
+    expect(followed.pulse_id).toBe(pulse.pulseId);
+    // A pulse that kept its indexes: no new timeline, the gap counted as missed or behind.
+    expect(followed.timelineReset).toBe(false);
+    expect(followed.beat_index).toBeGreaterThan(synthetic.beat_index);
+    expect(client.health().localDegradation).toBe(false);
+    expect(healths.values.map((h) => h.connected)).toEqual(
+      expect.arrayContaining([true, false, true]),
+    );
+    await client.stop();
+    await pulse.stop();
+    await server.stop();
+  });
+});

@@ -9,10 +9,12 @@ import {
   lastValueFrom,
   Subject,
   startWith,
+  takeUntil,
   tap,
   type MonoTypeOperatorFunction,
   type Observable,
   type OperatorFunction,
+  type SchedulerLike,
   type Subscription,
 } from 'rxjs';
 import { FrameIntake } from './beats/frame-intake';
@@ -66,6 +68,19 @@ export interface StatusClaimsOptions extends VerifyStatusOptions {
 type Lifecycle = 'created' | 'running' | 'stopped';
 
 /**
+ * Where a client's time comes from. The defaults are the real clocks; the test kit
+ * (`@chorus-services/backbeat/testing`) passes a `TestScheduler`'s virtual time.
+ */
+export interface ClientRuntime {
+  /** Runs the beat engine's timers. Default `asyncScheduler`. */
+  readonly scheduler?: SchedulerLike;
+  /** Monotonic ms. Default `performance.now()` (the scheduler's clock for a virtual one). */
+  readonly now?: () => number;
+  /** Wall clock, ms since the epoch: HLC stamps, `receivedAtMs`, drift. Default `Date.now`. */
+  readonly wallNow?: () => number;
+}
+
+/**
  * A BACKBEAT-aware client (API.md, Client). Create it with {@link createClient}.
  */
 export class BackbeatClient implements AsyncDisposable {
@@ -83,6 +98,7 @@ export class BackbeatClient implements AsyncDisposable {
   readonly health$: Observable<HealthStatus>;
 
   private readonly config: ResolvedConfig;
+  private readonly wallNow: () => number;
   private readonly clock: HybridLogicalClock;
   private readonly engine: BeatEngine;
   private readonly intake: FrameIntake;
@@ -92,6 +108,8 @@ export class BackbeatClient implements AsyncDisposable {
   private readonly defaultTaskId = makeDefaultTaskId();
   private readonly healthChanges = new Subject<HealthStatus>();
   private readonly connections = new Subject<NatsConnection>();
+  /** Emits once when `stop()` begins: what the client opened for users ends with it. */
+  private readonly stopping = new Subject<void>();
   private readonly callbackLatency = new RecentSummary();
   private readonly counts = {
     callbackErrors: 0,
@@ -115,11 +133,18 @@ export class BackbeatClient implements AsyncDisposable {
   /** The first dial is in progress (start() has not settled it yet). */
   private opening = false;
 
-  /** @param config A partial config over `defaultConfig()`; throws `ConfigError` when invalid. */
-  constructor(config: Partial<Config>) {
+  /**
+   * @param config A partial config over `defaultConfig()`; throws `ConfigError` when invalid.
+   * @param runtime The clocks and scheduler (tests only; the real ones by default).
+   */
+  constructor(config: Partial<Config>, runtime: ClientRuntime = {}) {
     this.config = resolveConfig(config);
     const { clusterId, agentId, logger } = this.config;
-    this.clock = new HybridLogicalClock(agentId, { maxSkewMs: this.config.maxClockSkewMs });
+    this.wallNow = runtime.wallNow ?? Date.now;
+    this.clock = new HybridLogicalClock(agentId, {
+      maxSkewMs: this.config.maxClockSkewMs,
+      physicalNow: this.wallNow,
+    });
     this.engine = new BeatEngine({
       clusterId,
       agentId,
@@ -127,6 +152,9 @@ export class BackbeatClient implements AsyncDisposable {
       beatsPerBar: this.config.beatsPerBar,
       fallbackTempoBpm: this.config.fallbackTempoBpm,
       clock: this.clock,
+      scheduler: runtime.scheduler,
+      now: runtime.now,
+      wallNow: this.wallNow,
     });
     this.intake = new FrameIntake(
       this.engine,
@@ -135,7 +163,7 @@ export class BackbeatClient implements AsyncDisposable {
         acceptLegacyFrames: this.config.acceptLegacyFrames,
         trustedPulseKeys: this.config.trustedPulseKeys,
         maxClockSkewMs: this.config.maxClockSkewMs,
-        physicalNow: Date.now,
+        physicalNow: this.wallNow,
         legacy: () => {
           const { beatsPerBar, tempoBpm } = this.engine.state;
           return { beatsPerBar, tempoBpm, hlc: this.clock.tick() };
@@ -223,7 +251,7 @@ export class BackbeatClient implements AsyncDisposable {
     switch (event.type) {
       case 'connected':
         this.reason = null;
-        this.connectedSince = Date.now();
+        this.connectedSince = this.wallNow();
         void this.attach(event.connection).then(
           () => this.connections.next(event.connection),
           (err: unknown) => {
@@ -243,7 +271,7 @@ export class BackbeatClient implements AsyncDisposable {
         break;
       case 'reconnected':
         this.reason = null;
-        this.connectedSince = Date.now();
+        this.connectedSince = this.wallNow();
         break;
       case 'permission-error':
         this.noteError();
@@ -304,6 +332,8 @@ export class BackbeatClient implements AsyncDisposable {
 
   private async shutdown(timeoutMs: number): Promise<{ dropped: number }> {
     this.lifecycle = 'stopped';
+    this.stopping.next();
+    this.stopping.complete();
     const { dropped } = await this.publisher.drain(timeoutMs);
     this.beatSubscription?.unsubscribe();
     this.engine.stop();
@@ -446,21 +476,40 @@ export class BackbeatClient implements AsyncDisposable {
   /**
    * Claims of every agent of the cluster, each with its verdict (`verifyStatus`). With
    * `deliver: 'last-per-agent'` on a JetStream cluster, first each agent's last stored claim.
+   * May be subscribed before `start()` (it waits for the connection); when connected, the NATS
+   * subscription exists as soon as `subscribe()` returns. Completes at `stop()`.
+   *
+   * @example
+   * client.statusClaims$({ trustedKeys: { 'agent-a': publicKeyBase64 } })
+   *   .subscribe((verdict) => console.log(verdict.ok ? verdict.claim.state : verdict.reason));
    */
   statusClaims$(options: StatusClaimsOptions = {}): Observable<StatusVerdict> {
     const { deliver = 'new', ...verifyOptions } = options;
     const verify = verifyStatus(verifyOptions);
     return defer(() => {
-      this.assertRunning('statusClaims$');
-      const nc = this.link?.connection;
-      const connection$ = nc ? Promise.resolve(nc) : firstValueFrom(this.connections);
-      return statusClaimMessages(connection$, this.config.clusterId, deliver);
-    }).pipe(verify);
+      this.assertNotStopped('statusClaims$');
+      const connection =
+        this.link?.connection ??
+        firstValueFrom(this.connections).catch(() => {
+          throw new ClientStateError('the client stopped before it connected');
+        });
+      return statusClaimMessages(connection, this.config.clusterId, deliver);
+    }).pipe(takeUntil(this.stopping), verify);
+  }
+
+  /** The cluster this client follows. */
+  get clusterId(): string {
+    return this.config.clusterId;
+  }
+
+  /** This agent's id. */
+  get agentId(): string {
+    return this.config.agentId;
   }
 
   /** Last delivered `beat_index`, -1 before any. */
   getCurrentBeat(): number {
-    return this.engine.state.currentBeat?.beat_index ?? -1;
+    return this.engine.lastBeat?.beat_index ?? -1;
   }
 
   /** The current beat's `window_id`, `''` before any. */
@@ -509,9 +558,19 @@ export class BackbeatClient implements AsyncDisposable {
     });
   }
 
+  /** Emits on `health$` when what it reports changes of has changed; cheap when nothing has. */
   private refreshHealth(): void {
+    const last = this.lastHealth;
+    if (
+      last.connected === (this.link?.connected ?? false) &&
+      last.localDegradation === this.engine.degraded &&
+      last.reconnectCount === (this.link?.reconnects ?? 0) &&
+      last.tempoBpm === this.engine.currentTempoBpm
+    ) {
+      return;
+    }
     const health = this.health();
-    if (healthChanged(this.lastHealth, health)) {
+    if (healthChanged(last, health)) {
       this.lastHealth = health;
       this.healthChanges.next(health);
     }
@@ -521,7 +580,7 @@ export class BackbeatClient implements AsyncDisposable {
   metrics(): ClientMetrics {
     const { counters } = this.engine.state;
     const status = this.publisher.metrics();
-    const connectedNow = this.connectedSince === null ? 0 : Date.now() - this.connectedSince;
+    const connectedNow = this.connectedSince === null ? 0 : this.wallNow() - this.connectedSince;
     return {
       connection: {
         connected: this.link?.connected ? 1 : 0,
@@ -534,6 +593,7 @@ export class BackbeatClient implements AsyncDisposable {
         synthetic: counters.syntheticBeats,
         missed: counters.missed,
         timelineResets: counters.timelineResets,
+        behind: counters.behind,
         jitterMs: this.intake.jitterMs.snapshot(),
         callbackLatencyMs: this.callbackLatency.snapshot(),
         callbackErrors: this.counts.callbackErrors,
@@ -563,6 +623,10 @@ export class BackbeatClient implements AsyncDisposable {
     return this.publisher.flush();
   }
 
+  private assertNotStopped(what: string): void {
+    if (this.lifecycle === 'stopped') throw new ClientStateError(`${what} after stop()`);
+  }
+
   private assertRunning(what: string): void {
     if (this.lifecycle === 'created') throw new ClientStateError(`${what} before start()`);
     if (this.lifecycle === 'stopped') throw new ClientStateError(`${what} after stop()`);
@@ -570,14 +634,14 @@ export class BackbeatClient implements AsyncDisposable {
 
   private addConnectedTime(): void {
     if (this.connectedSince !== null) {
-      this.connectedTotalMs += Date.now() - this.connectedSince;
+      this.connectedTotalMs += this.wallNow() - this.connectedSince;
       this.connectedSince = null;
     }
   }
 
   private noteError(): void {
     this.counts.errors++;
-    this.counts.lastErrorAt = Date.now();
+    this.counts.lastErrorAt = this.wallNow();
   }
 }
 

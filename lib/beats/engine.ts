@@ -246,6 +246,21 @@ export class BeatEngine {
     this.delivered$ = this.deliveredSubject.asObservable();
   }
 
+  /** Whether the engine keeps time on its own now (cheaper than `state.degraded`). */
+  get degraded(): boolean {
+    return this.synthetic !== null;
+  }
+
+  /** The tempo followed now (cheaper than `state.tempoBpm`). */
+  get currentTempoBpm(): number {
+    return this.tempoBpm;
+  }
+
+  /** The last delivered beat, or null (cheaper than `state.currentBeat`). */
+  get lastBeat(): Beat | null {
+    return this.currentBeat;
+  }
+
   /** A frozen snapshot of the engine's state and counters. */
   get state(): BeatEngineState {
     return Object.freeze({

@@ -18,6 +18,12 @@ export interface ClientMetrics {
     readonly synthetic: number;
     readonly missed: number;
     readonly timelineResets: number;
+    /**
+     * Accepted frames at or below the last delivered index: not delivered (they re-base the
+     * schedule). With `delivered` and `rejected` (less `hlc-skew`, a flag on accepted frames)
+     * it accounts for every frame received.
+     */
+    readonly behind: number;
     /** Lateness of accepted frames against the engine's schedule, ms. */
     readonly jitterMs: SummarySnapshot;
     /** Time spent in `onBeat`/`onDownbeat` callbacks, ms. */

@@ -30,37 +30,50 @@ export function statusClaimMessages(
     let subscription: NatsSubscription | null = null;
     let closed = false;
     let held: StatusMessage[] | null = deliver === 'last-per-agent' ? [] : null;
-    Promise.resolve(connection).then(
-      async (nc) => {
-        if (closed) return;
-        subscription = nc.subscribe(statusWildcard(clusterId), {
-          callback: (err, msg) => {
-            if (err) {
-              subscriber.error(err);
-              return;
-            }
-            const message = { subject: msg.subject, data: msg.data, headers: msg.headers };
-            if (held) held.push(message);
-            else subscriber.next(message);
-          },
-        });
-        void subscription.closed.then(() => subscriber.complete());
-        if (!held) return;
-        for (const stored of await lastClaimPerAgent(nc, clusterId)) {
+    const begin = (nc: NatsConnection): void => {
+      subscription = nc.subscribe(statusWildcard(clusterId), {
+        callback: (err, msg) => {
+          if (err) {
+            subscriber.error(err);
+            return;
+          }
+          const message = { subject: msg.subject, data: msg.data, headers: msg.headers };
+          if (held) held.push(message);
+          else subscriber.next(message);
+        },
+      });
+      void subscription.closed.then(() => subscriber.complete());
+      if (!held) return;
+      void lastClaimPerAgent(nc, clusterId).then((stored) => {
+        for (const message of stored) {
           if (closed) return;
-          subscriber.next(stored);
+          subscriber.next(message);
         }
-        const live = held;
+        const live = held ?? [];
         held = null;
         for (const message of live) subscriber.next(message);
-      },
-      (err: unknown) => subscriber.error(err),
-    );
+      });
+    };
+    if (isPromiseLike(connection)) {
+      connection.then(
+        (nc) => {
+          if (!closed) begin(nc);
+        },
+        (err: unknown) => subscriber.error(err),
+      );
+    } else {
+      // Already connected: the subscription exists when subscribe() returns.
+      begin(connection);
+    }
     return () => {
       closed = true;
       subscription?.unsubscribe();
     };
   });
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** Each agent's last stored claim, oldest first; none when JetStream or the stream is absent. */

@@ -97,7 +97,8 @@ describe('the dual-format build', () => {
       expect(seen.file).toBe(esmFile);
       expect(seen.esmNames).toEqual(seen.cjsNames);
       expect(seen.different).toEqual([]);
-      expect(seen.classes).toBeGreaterThan(0);
+      // The main entry's classes (errors, the client) must be one copy; subpaths may have none.
+      if (subpath === '.') expect(seen.classes).toBeGreaterThan(0);
     },
   );
 

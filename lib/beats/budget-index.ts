@@ -1,23 +1,7 @@
 import type { Observable, Observer, Subscription } from 'rxjs';
-import type { Beat } from './beat';
+import { elapsedSince, type CountedBeat } from './elapsed';
 
-/** What a beat budget reads of a beat: its index and whether it starts a new timeline. */
-export type CountedBeat = Pick<Beat, 'beat_index' | 'timelineReset'>;
-
-/**
- * Beats elapsed when `beat` is delivered after the beat at `fromIndex` (PROTOCOL.md section 9):
- * `max(1, index difference)`, and one across a timeline reset or when nothing precedes it.
- *
- * @param fromIndex The index counted from: the previous delivered beat, or a budget's
- * `startBeat`; `undefined` when there is none.
- * @param beat The delivered beat.
- * @return The number of beats that elapse with `beat`, at least one.
- */
-export function elapsedSince(fromIndex: number | undefined, beat: CountedBeat): number {
-  return beat.timelineReset || fromIndex === undefined
-    ? 1
-    : Math.max(1, beat.beat_index - fromIndex);
-}
+export { elapsedSince, type CountedBeat };
 
 /** A node of the index's intrusive circular lists; a lone node linked to itself is unlisted. */
 interface Link {

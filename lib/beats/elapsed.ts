@@ -1,26 +1,26 @@
 /**
- * The running count of elapsed beats (PROTOCOL.md section 9) at each delivered beat, kept beside
- * the beat rather than on it so that the {@link Beat} type stays the frame plus its four fields.
- * Budgets on a client's `beat$` key one shared deadline on this count.
+ * The elapsed-beat rule of PROTOCOL.md section 9, in one place: the beat engine counts its
+ * timeline with it, and every beat budget counts its beats with it.
  */
 import type { Beat } from './beat';
 
-const elapsedByBeat = new WeakMap<Beat, number>();
+/** What counting reads of a beat: its index and whether it starts a new timeline. */
+export type CountedBeat = Pick<Beat, 'beat_index' | 'timelineReset'>;
 
 /**
- * The running count of elapsed beats when `beat` was delivered: its engine's first delivered
- * beat is 1; each later one adds `max(1, index difference)`, or 1 across a timeline reset.
+ * Beats elapsed when `beat` is delivered after the beat at `fromIndex`: `max(1, index
+ * difference)`, and one across a timeline reset or when nothing precedes it.
  *
  * @example
- * engine.beats$.subscribe((beat) => elapsedBeatsAt(beat)); // 1, 2, 3, 6 (after 2 missed) …
- * @param beat A beat as delivered by a {@link BeatEngine}.
- * @return The count, or undefined for a beat no engine delivered (e.g. a copy).
+ * elapsedSince(4, { beat_index: 9, timelineReset: false }); // 5
+ * elapsedSince(4, { beat_index: 0, timelineReset: true }); // 1
+ * @param fromIndex The index counted from: the previous delivered beat, or a budget's
+ * `startBeat`; `undefined` when there is none.
+ * @param beat The delivered beat.
+ * @return The number of beats that elapse with `beat`, at least one.
  */
-export function elapsedBeatsAt(beat: Beat): number | undefined {
-  return elapsedByBeat.get(beat);
-}
-
-/** Records the count of a beat being delivered (the engine's side of {@link elapsedBeatsAt}). */
-export function recordElapsedBeats(beat: Beat, elapsed: number): void {
-  elapsedByBeat.set(beat, elapsed);
+export function elapsedSince(fromIndex: number | undefined, beat: CountedBeat): number {
+  return beat.timelineReset || fromIndex === undefined
+    ? 1
+    : Math.max(1, beat.beat_index - fromIndex);
 }

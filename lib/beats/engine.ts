@@ -12,7 +12,7 @@ import {
 import type { HybridLogicalClock } from '../clock/hlc';
 import type { FrameVerdict } from '../protocol/judge';
 import type { Beat } from './beat';
-import { recordElapsedBeats } from './elapsed';
+import { elapsedSince } from './elapsed';
 import { beatFromFrame, syntheticBeat } from './make-beat';
 import { latestSlotAt, periodMs, slotDueMs } from './schedule';
 
@@ -39,13 +39,6 @@ export type FrameOutcome =
   | { readonly outcome: 'behind'; readonly lateMs: number | null }
   | { readonly outcome: 'rejected'; readonly reason: BeatEngineRejectReason }
   | { readonly outcome: 'stopped' };
-
-/** A delivered beat with the running count of elapsed beats at it (PROTOCOL.md section 9). */
-export interface DeliveredBeat {
-  readonly beat: Beat;
-  /** Elapsed beats since the engine's first delivered beat, that beat counting 1. */
-  readonly elapsed: number;
-}
 
 /** Counters of a {@link BeatEngine}, from its construction. */
 export interface BeatEngineCounters {
@@ -141,7 +134,7 @@ interface SyntheticSchedule {
  * the first pulse frame (PROTOCOL.md section 9).
  *
  * Streams are hot (Subjects), never replay, and complete on {@link stop}. For each delivered
- * beat, in this order: `delivered$` (with the elapsed count), `beats$`, then `downbeats$` when it
+ * beat, in this order: `beats$`, then `downbeats$` when it
  * is the first beat of its window (or starts a new timeline). State is updated before any of
  * them emits. Timeline resets are flagged on the beat and counted; logging them is the caller's.
  *
@@ -158,12 +151,9 @@ export class BeatEngine {
   readonly beats$: Observable<Beat>;
   /** The first delivered beat of each window, also after a gap or a timeline reset. */
   readonly downbeats$: Observable<Beat>;
-  /** Every delivered beat with the running elapsed count at it (see also `elapsedBeatsAt`). */
-  readonly delivered$: Observable<DeliveredBeat>;
 
   private readonly beatSubject = new Subject<Beat>();
   private readonly downbeatSubject = new Subject<Beat>();
-  private readonly deliveredSubject = new Subject<DeliveredBeat>();
   private readonly scheduler: SchedulerLike;
   private readonly now: () => number;
   private readonly wallNow: () => number;
@@ -191,6 +181,8 @@ export class BeatEngine {
   private silenceTimerDue: number | null = null;
   private elapsed = 0;
   private timeDriftMs = 0;
+  private driftSample: { deadlineAt: string; tempoBpm: number; arrivedAtWallMs: number } | null =
+    null;
   private readonly counters: MutableCounters = {
     framesReceived: 0,
     pulseBeats: 0,
@@ -243,7 +235,6 @@ export class BeatEngine {
     this.beatsPerBar = options.beatsPerBar;
     this.beats$ = this.beatSubject.asObservable();
     this.downbeats$ = this.downbeatSubject.asObservable();
-    this.delivered$ = this.deliveredSubject.asObservable();
   }
 
   /** Whether the engine keeps time on its own now (cheaper than `state.degraded`). */
@@ -270,7 +261,7 @@ export class BeatEngine {
       beatsPerBar: this.beatsPerBar,
       degraded: this.synthetic !== null,
       followedPulseId: this.followedPulseId,
-      timeDriftMs: this.timeDriftMs,
+      timeDriftMs: this.currentDriftMs(),
       elapsedBeats: this.elapsed,
       counters: Object.freeze({ ...this.counters }),
     });
@@ -368,7 +359,6 @@ export class BeatEngine {
     if (this.stopped) return;
     this.stopped = true;
     this.cancelTimer();
-    this.deliveredSubject.complete();
     this.beatSubject.complete();
     this.downbeatSubject.complete();
   }
@@ -389,11 +379,24 @@ export class BeatEngine {
     }
   }
 
+  /**
+   * Notes what drift is measured from; the date is parsed only when the drift is read, so that
+   * `Date.parse` stays off the path from frame to subscribers.
+   */
   private measureDrift(deadlineAt: string, tempoBpm: number): void {
-    const nextDueWallMs = Date.parse(deadlineAt);
-    if (Number.isFinite(nextDueWallMs)) {
-      this.timeDriftMs = this.wallNow() - (nextDueWallMs - periodMs(tempoBpm));
+    this.driftSample = { deadlineAt, tempoBpm, arrivedAtWallMs: this.wallNow() };
+  }
+
+  private currentDriftMs(): number {
+    const sample = this.driftSample;
+    if (sample !== null) {
+      this.driftSample = null;
+      const nextDueWallMs = Date.parse(sample.deadlineAt);
+      if (Number.isFinite(nextDueWallMs)) {
+        this.timeDriftMs = sample.arrivedAtWallMs - (nextDueWallMs - periodMs(sample.tempoBpm));
+      }
     }
+    return this.timeDriftMs;
   }
 
   /** When the degradation point comes: one period plus the tolerance after the last due beat. */
@@ -472,7 +475,7 @@ export class BeatEngine {
 
   private deliver(beat: Beat): void {
     const last = this.lastIndex;
-    this.elapsed += last === null || beat.timelineReset ? 1 : Math.max(1, beat.beat_index - last);
+    this.elapsed += elapsedSince(last ?? undefined, beat);
     const firstOfWindow = beat.timelineReset || beat.window_id !== this.lastWindowId;
     this.lastIndex = beat.beat_index;
     this.lastWindowId = beat.window_id;
@@ -482,8 +485,6 @@ export class BeatEngine {
     if (beat.source === 'pulse') this.counters.pulseBeats++;
     else if (beat.source === 'legacy') this.counters.legacyBeats++;
     else this.counters.syntheticBeats++;
-    recordElapsedBeats(beat, this.elapsed);
-    this.deliveredSubject.next(Object.freeze({ beat, elapsed: this.elapsed }));
     this.beatSubject.next(beat);
     if (firstOfWindow) this.downbeatSubject.next(beat);
   }

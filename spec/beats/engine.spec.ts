@@ -1,7 +1,6 @@
 import { map } from 'rxjs';
 import type { TestScheduler } from 'rxjs/testing';
 import type { Beat } from '../../lib/beats/beat';
-import { elapsedBeatsAt } from '../../lib/beats/elapsed';
 import type { BeatEngine, FrameOutcome, JudgedFrame } from '../../lib/beats/engine';
 import { HybridLogicalClock } from '../../lib/clock/hlc';
 import { windowIdFor } from '../../lib/protocol/windows';
@@ -653,13 +652,12 @@ describe('BeatEngine', () => {
     it('counts max(1, index difference) between delivered beats and one across a reset', () => {
       const scheduler = testScheduler();
       const delivered: Array<[number, number]> = [];
-      const fromBeats: Array<number | undefined> = [];
       scheduler.run(({ expectObservable }) => {
         const engine = engineOn(scheduler);
-        engine.delivered$.subscribe(({ beat, elapsed }) =>
-          delivered.push([beat.beat_index, elapsed]),
+        // The state is updated before a beat is delivered: it holds the count at that beat.
+        engine.beats$.subscribe((beat) =>
+          delivered.push([beat.beat_index, engine.state.elapsedBeats]),
         );
-        engine.beats$.subscribe((beat) => fromBeats.push(elapsedBeatsAt(beat)));
         push(scheduler, engine, 100, judged(1));
         push(scheduler, engine, 200, judged(2));
         push(scheduler, engine, 300, judged(5));
@@ -669,7 +667,7 @@ describe('BeatEngine', () => {
           expect(engine.state.elapsedBeats).toBe(8);
           engine.stop();
         });
-        expectObservable(engine.delivered$.pipe(map(({ elapsed }) => elapsed))).toBe(
+        expectObservable(engine.beats$.pipe(map(() => engine.state.elapsedBeats))).toBe(
           '100ms a 99ms b 99ms c 99ms d 99ms e 1099ms f 99ms |',
           { a: 1, b: 2, c: 5, d: 6, e: 7, f: 8 },
         );
@@ -682,7 +680,6 @@ describe('BeatEngine', () => {
         [1, 7],
         [2, 8],
       ]);
-      expect(fromBeats).toEqual([1, 2, 5, 6, 7, 8]);
     });
 
     it('counts synthetic beats skipped in a stall', () => {
@@ -865,7 +862,7 @@ describe('BeatEngine', () => {
       });
     });
 
-    it('reach every subscriber in order: delivered$, beats$, then downbeats$, with the state already updated', () => {
+    it('reach every subscriber in order: beats$, then downbeats$, with the state already updated', () => {
       const scheduler = testScheduler();
       const order: string[] = [];
       scheduler.run(() => {
@@ -874,11 +871,10 @@ describe('BeatEngine', () => {
         engine.beats$.subscribe((beat) =>
           order.push(`beat ${beat.beat_index} current ${engine.state.currentBeat?.beat_index}`),
         );
-        engine.delivered$.subscribe(({ beat }) => order.push(`delivered ${beat.beat_index}`));
         push(scheduler, engine, 100, judged(4));
         at(scheduler, 200, () => engine.stop());
       });
-      expect(order).toEqual(['delivered 4', 'beat 4 current 4', 'downbeat 4']);
+      expect(order).toEqual(['beat 4 current 4', 'downbeat 4']);
     });
   });
 
@@ -898,7 +894,6 @@ describe('BeatEngine', () => {
         });
         expectObservable(engine.beats$).toBe('500ms |');
         expectObservable(engine.downbeats$).toBe('500ms |');
-        expectObservable(engine.delivered$).toBe('500ms |');
       });
       // run() returned: no timer was left to run (a synthetic clock would run forever).
       expect(late).toEqual({ outcome: 'stopped' });

@@ -11,13 +11,68 @@ import { isToken } from './protocol/subjects';
 /**
  * A pino-compatible logger: each method takes an object of fields, a message, or both
  * (`log.warn({ reason }, 'frame rejected')`). `console` fits too.
+ *
+ * @example
+ * ```ts
+ * import pino from 'pino';
+ * const client = createClient({ clusterId: 'chorus-dev', agentId: 'my-service', logger: pino() });
+ * ```
  */
 export interface Logger {
+  /**
+   * Logs a detail useful when debugging (e.g. each rejected frame).
+   *
+   * @example
+   * ```ts
+   * logger.debug({ reason: 'not-json' }, 'backbeat: frame rejected');
+   * ```
+   * @param objOrMsg An object of fields, or the message.
+   * @param args The message after an object, or format arguments.
+   */
   debug(objOrMsg: unknown, ...args: unknown[]): void;
+  /**
+   * Logs a state change (e.g. connected, degraded).
+   *
+   * @example
+   * ```ts
+   * logger.info({ servers: ['nats://localhost:4222'] }, 'backbeat: connected');
+   * ```
+   * @param objOrMsg An object of fields, or the message.
+   * @param args The message after an object, or format arguments.
+   */
   info(objOrMsg: unknown, ...args: unknown[]): void;
+  /**
+   * Logs something the SDK recovered from (e.g. a throwing beat callback).
+   *
+   * @example
+   * ```ts
+   * logger.warn({ err, beat: 42 }, 'backbeat: beat callback threw');
+   * ```
+   * @param objOrMsg An object of fields, or the message.
+   * @param args The message after an object, or format arguments.
+   */
   warn(objOrMsg: unknown, ...args: unknown[]): void;
+  /**
+   * Logs a failure the SDK could not recover from on its own.
+   *
+   * @example
+   * ```ts
+   * logger.error({ err }, 'backbeat: NATS permissions violation');
+   * ```
+   * @param objOrMsg An object of fields, or the message.
+   * @param args The message after an object, or format arguments.
+   */
   error(objOrMsg: unknown, ...args: unknown[]): void;
-  /** A logger that adds `bindings` to every line; when absent the SDK uses this logger as is. */
+  /**
+   * A logger that adds `bindings` to every line; when absent the SDK uses this logger as is.
+   *
+   * @example
+   * ```ts
+   * const log = logger.child?.({ agent: 'my-service' }) ?? logger;
+   * ```
+   * @param bindings Fields to add to every line.
+   * @return The child logger.
+   */
   child?(bindings: Record<string, unknown>): Logger;
 }
 
@@ -33,13 +88,38 @@ export const SDK_OWNED_NATS_OPTIONS = [
   'timeout',
 ] as const;
 
-/** Options passed through to nats.js `connect`: everything but what the SDK owns. */
+/**
+ * Options passed through to nats.js `connect`: everything but what the SDK owns (`servers`,
+ * `port`, `reconnect`, `maxReconnectAttempts`, `reconnectTimeWait`, `reconnectDelayHandler`,
+ * `waitOnFirstConnect`, `timeout`).
+ *
+ * @example
+ * ```ts
+ * const natsOptions: NatsOptions = { name: 'my-service', user: 'svc', pass: process.env.NATS_PASS };
+ * createClient({ clusterId: 'chorus-dev', agentId: 'my-service', natsOptions });
+ * ```
+ */
 export type NatsOptions = Omit<ConnectionOptions, (typeof SDK_OWNED_NATS_OPTIONS)[number]>;
 
-/** How status claims travel. */
+/**
+ * How status claims travel: `'core'` at most once, `'jetstream'` at least once and stored once.
+ *
+ * @example
+ * ```ts
+ * createClient({ clusterId: 'chorus-dev', agentId: 'my-service', statusDelivery: 'jetstream' });
+ * ```
+ */
 export type StatusDelivery = 'core' | 'jetstream';
 
-/** The client's configuration (API.md, Config). Durations are milliseconds. */
+/**
+ * The client's configuration (API.md, Config). Durations are milliseconds.
+ *
+ * @example
+ * ```ts
+ * const config: Partial<Config> = { clusterId: 'chorus-dev', agentId: 'my-service', jitterToleranceMs: 50 };
+ * const client = createClient(config);
+ * ```
+ */
 export interface Config {
   /** The cluster, a NATS token. Required (the default `''` is refused). */
   clusterId: string;
@@ -90,7 +170,19 @@ export interface Config {
   natsOptions: NatsOptions;
 }
 
-/** A configuration after {@link resolveConfig}: validated, keys parsed, URLs as a list. */
+/**
+ * A configuration as a client holds it once `createClient` has validated it: keys parsed, URLs
+ * as a list.
+ *
+ * @example
+ * ```ts
+ * // What `createClient({ clusterId: 'chorus-dev', agentId: 'a1', natsUrl: 'nats://n1:4222' })` holds:
+ * const resolved: Pick<ResolvedConfig, 'natsUrl' | 'statusDelivery'> = {
+ *   natsUrl: ['nats://n1:4222'],
+ *   statusDelivery: 'core',
+ * };
+ * ```
+ */
 export interface ResolvedConfig extends Readonly<
   Omit<Config, 'natsUrl' | 'signingKey' | 'trustedPulseKeys'>
 > {

@@ -5,7 +5,8 @@
 //
 // The entries are read from package.json "exports": every subpath whose `import` target is
 // ./dist/esm/<entry>.mjs and whose `require` target is ./dist/cjs/<entry>.js. Adding a subpath
-// (e.g. "./testing") to package.json is all a new entry needs.
+// (e.g. "./testing") to package.json "exports", and its declarations to "typesVersions" (for
+// TypeScript's node10 resolution, which ignores "exports"), is all a new entry needs.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -35,6 +36,13 @@ export function entriesFromPackage() {
     if (!cjs?.startsWith('./dist/cjs/') || !cjs.endsWith('.js')) {
       throw new Error(
         `package.json exports["${subpath}"]: import ${esm} needs a ./dist/cjs require`,
+      );
+    }
+    const types = cjs.replace(/\.js$/, '.d.ts');
+    const mapped = pkg.typesVersions?.['*']?.[subpath.slice(2)];
+    if (subpath !== '.' && !(Array.isArray(mapped) && mapped.includes(types))) {
+      throw new Error(
+        `package.json typesVersions["*"]["${subpath.slice(2)}"] must list "${types}" (node10 types)`,
       );
     }
     entries.push({ subpath, cjs: cjs.slice(2), esm: esm.slice(2) });

@@ -4,7 +4,16 @@
  */
 import type { Beat } from './beat';
 
-/** What counting reads of a beat: its index and whether it starts a new timeline. */
+/**
+ * What counting reads of a beat: its index and whether it starts a new timeline. Any stream of
+ * these can drive a beat budget.
+ *
+ * @example
+ * ```ts
+ * const ticks$: Observable<CountedBeat> = interval(100).pipe(map((i) => ({ beat_index: i, timelineReset: false })));
+ * work$.pipe(withinBeats(5, ticks$));
+ * ```
+ */
 export type CountedBeat = Pick<Beat, 'beat_index' | 'timelineReset'>;
 
 /**

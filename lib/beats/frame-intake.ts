@@ -5,7 +5,17 @@ import { RateLimitedLog } from '../observability/logger';
 import { RecentSummary } from '../observability/summary';
 import type { BeatEngine } from './engine';
 
-/** Every reason a payload on the beat subject is not delivered or not merged, to its count. */
+/**
+ * Every reason a payload on the beat subject is not delivered or not merged, to its count: the
+ * judge's {@link FRAME_REJECT_REASONS}, `'other-pulse'` (a frame of a pulse the client does not
+ * follow) and `'hlc-skew'` (an accepted frame whose stamp was too far ahead to merge).
+ *
+ * @example
+ * ```ts
+ * const rejected: Readonly<RejectedCounts> = client.metrics().beats.rejected;
+ * if (rejected['bad-signature'] > 0) alert('forged beat frames on the bus');
+ * ```
+ */
 export type RejectedCounts = Record<
   (typeof FRAME_REJECT_REASONS)[number] | 'other-pulse' | 'hlc-skew',
   number

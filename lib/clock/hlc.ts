@@ -18,7 +18,14 @@ export interface HlcStamp {
   readonly node: string;
 }
 
-/** Options of {@link HybridLogicalClock}. */
+/**
+ * Options of {@link HybridLogicalClock}: its wall clock and the skew it accepts.
+ *
+ * @example
+ * ```ts
+ * const clock = new HybridLogicalClock('agent-1', { physicalNow: () => fakeNow, maxSkewMs: 5000 });
+ * ```
+ */
 export interface HybridLogicalClockOptions {
   /** The wall clock in ms since the epoch. Default `Date.now`. */
   readonly physicalNow?: () => number;
@@ -109,6 +116,12 @@ export class HybridLogicalClock {
   /**
    * Stamps a local or send event.
    *
+   * @example
+   * ```ts
+   * const clock = new HybridLogicalClock('agent-1', { physicalNow: () => 1700000000000 });
+   * clock.tick(); // '018bcfe56800:0000:agent-1'
+   * clock.tick(); // '018bcfe56800:0001:agent-1' (same ms: the counter grows)
+   * ```
    * @return The new stamp's text.
    * @throws RangeError in the (unreachable before the year 10889) case where the stamp cannot
    * grow any more.
@@ -124,6 +137,12 @@ export class HybridLogicalClock {
   /**
    * Merges the stamp of a received message.
    *
+   * @example
+   * ```ts
+   * const clock = new HybridLogicalClock('agent-1', { physicalNow: () => 1700000000000 });
+   * clock.receive('018bcfe56828:0007:pulse'); // '018bcfe56828:0008:agent-1'
+   * clock.receive('not a stamp'); // null (the clock is unchanged)
+   * ```
    * @param stamp The message's stamp text.
    * @return The new stamp's text, or null, leaving the clock as it was, when `stamp` is malformed
    * or more than `maxSkewMs` ahead of the wall clock.
@@ -146,6 +165,13 @@ export class HybridLogicalClock {
   /**
    * The last stamp, without advancing the clock.
    *
+   * @example
+   * ```ts
+   * const clock = new HybridLogicalClock('agent-1');
+   * clock.current(); // '000000000000:0000:agent-1'
+   * const stamp = clock.tick();
+   * clock.current() === stamp; // true
+   * ```
    * @return Its text; before any event, the `(0, 0)` stamp.
    */
   current(): string {

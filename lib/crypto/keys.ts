@@ -17,7 +17,15 @@ const SECRET_KEY_BYTES = 64;
 /** PKCS#8 DER header of an Ed25519 private key (RFC 8410); the 32-byte seed follows. */
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
-/** A parsed signing key, ready to sign with. */
+/**
+ * A parsed signing key, ready to sign with.
+ *
+ * @example
+ * ```ts
+ * const key: SigningKey = parseSigningKey(process.env.BACKBEAT_SIGNING_KEY!);
+ * console.log(key.publicKeyBase64); // what observers put in their trustedKeys
+ * ```
+ */
 export interface SigningKey {
   /** The 64-byte secret key: seed followed by public key. */
   readonly secretKey: Uint8Array;

@@ -1,4 +1,14 @@
-/** The client's health (API.md `HealthStatus`). */
+/**
+ * The client's health (API.md `HealthStatus`): connection, last beat, drift, degradation, tempo.
+ *
+ * @example
+ * ```ts
+ * client.health$.subscribe((health: HealthStatus) => {
+ *   if (health.localDegradation) log.warn({ reason: health.reason }, 'keeping time locally');
+ * });
+ * client.health().lastBeat; // -1 before any beat
+ * ```
+ */
 export interface HealthStatus {
   /** Whether the NATS connection is up. */
   readonly connected: boolean;

@@ -1,9 +1,23 @@
-/** A summary of recent samples, as plain numbers. */
+/**
+ * A summary of recent samples, as plain numbers: the count of all samples, and the mean,
+ * median, 99th percentile and maximum of the recent ones (all 0 before any).
+ *
+ * @example
+ * ```ts
+ * const { p50, p99, max }: SummarySnapshot = client.metrics().beats.jitterMs;
+ * if (p99 > 50) log.warn({ p50, p99, max }, 'beats arrive late');
+ * ```
+ */
 export interface SummarySnapshot {
+  /** Samples recorded since start (all of them, not only the recent ones). */
   count: number;
+  /** Mean of the recent samples. */
   mean: number;
+  /** Median of the recent samples. */
   p50: number;
+  /** 99th percentile of the recent samples. */
   p99: number;
+  /** Largest recent sample. */
   max: number;
 }
 

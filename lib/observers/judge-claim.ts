@@ -13,7 +13,14 @@ import { parseStatusSubject } from '../protocol/subjects';
 import { MAX_PAYLOAD_BYTES } from '../protocol/text';
 import type { ReplayMemory } from './replay-memory';
 
-/** Why an observer refuses a claim, in the order the checks run. */
+/**
+ * Why an observer refuses a claim, in the order the checks run: every {@link StatusRejectReason}.
+ *
+ * @example
+ * ```ts
+ * const counts = Object.fromEntries(STATUS_REJECT_REASONS.map((reason) => [reason, 0]));
+ * ```
+ */
 export const STATUS_REJECT_REASONS = [
   'schema',
   'subject-mismatch',
@@ -27,10 +34,31 @@ export const STATUS_REJECT_REASONS = [
   'replay',
 ] as const;
 
-/** Why an observer refused a claim (PROTOCOL.md section 5). */
+/**
+ * Why an observer refused a claim (PROTOCOL.md section 5): `'schema'`, `'subject-mismatch'`,
+ * `'header-mismatch'`, `'unsigned'`, `'untrusted-key'`, `'bad-signature'`, `'clock-skew'`,
+ * `'stale'`, `'duplicate'` or `'replay'`.
+ *
+ * @example
+ * ```ts
+ * const rejected = new Map<StatusRejectReason, number>();
+ * client.statusClaims$().subscribe((verdict) => {
+ *   if (!verdict.ok) rejected.set(verdict.reason, (rejected.get(verdict.reason) ?? 0) + 1);
+ * });
+ * ```
+ */
 export type StatusRejectReason = (typeof STATUS_REJECT_REASONS)[number];
 
-/** The observer's verdict on one claim message. */
+/**
+ * The observer's verdict on one claim message: the accepted claim, or why it was refused.
+ *
+ * @example
+ * ```ts
+ * client.statusClaims$().subscribe((verdict: StatusVerdict) =>
+ *   verdict.ok ? board.update(verdict.claim) : log.debug({ reason: verdict.reason, subject: verdict.subject }),
+ * );
+ * ```
+ */
 export type StatusVerdict =
   | { readonly ok: true; readonly claim: StatusClaim }
   | { readonly ok: false; readonly reason: StatusRejectReason; readonly subject: string };
@@ -38,10 +66,23 @@ export type StatusVerdict =
 /**
  * A claim message: a nats `Msg`, or the same fields by hand (`headers` as a plain record, names
  * in any case; `data` as bytes, or a string taken as its UTF-8 bytes).
+ *
+ * @example
+ * ```ts
+ * const message: StatusMessage = {
+ *   subject: 'backbeat.chorus-dev.status.my-service',
+ *   data: JSON.stringify(claim),
+ *   headers: { 'X-Agent-Id': 'my-service' },
+ * };
+ * of(message).pipe(verifyStatus({ requireSignature: false })).subscribe(console.log);
+ * ```
  */
 export interface StatusMessage {
+  /** The subject it arrived on, `backbeat.<cluster>.status.<agent>`. */
   readonly subject: string;
+  /** The payload: the claim's JSON, as bytes or as a string. */
   readonly data: Uint8Array | string;
+  /** Its headers: nats `MsgHdrs`, or a record of names (any case) to a value or values. */
   readonly headers?: HeadersLike;
 }
 

@@ -1,8 +1,30 @@
 import { concatMap, type OperatorFunction } from 'rxjs';
 import type { StatusClaim, StatusClaimInput } from '../protocol/status-claim';
 
-/** What `emitStatus` needs of a client: a way to send one claim. */
+/**
+ * What `emitStatus` needs of a client: a way to send one claim.
+ *
+ * @example
+ * ```ts
+ * // A stand-in for tests: claims are recorded, not published.
+ * const sent: StatusClaimInput[] = [];
+ * const recorder: StatusEmitter = {
+ *   emitStatusClaim: async (input) => (sent.push(input), toClaim(input)),
+ * };
+ * inputs$.pipe(emitStatus(recorder)).subscribe();
+ * ```
+ */
 export interface StatusEmitter {
+  /**
+   * Validates, fills, signs and publishes one claim.
+   *
+   * @example
+   * ```ts
+   * const claim = await emitter.emitStatusClaim({ state: 'review', beatsLeft: 1, progress: 0.9 });
+   * ```
+   * @param input The claim, as the caller writes it.
+   * @return The claim as sent.
+   */
   emitStatusClaim(input: StatusClaimInput): Promise<StatusClaim>;
 }
 

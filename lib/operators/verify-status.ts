@@ -13,10 +13,29 @@ import { isToken } from '../protocol/subjects';
 
 export type { StatusMessage, StatusRejectReason, StatusVerdict } from '../observers/judge-claim';
 
-/** A trusted public key: 32 bytes, or their standard padded base64. */
+/**
+ * A trusted public key: 32 bytes, or their standard padded base64.
+ *
+ * @example
+ * ```ts
+ * const key: TrustedKey = '11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=';
+ * verifyStatus({ trustedKeys: { 'my-service': [key, generateSigningKey().publicKey] } });
+ * ```
+ */
 export type TrustedKey = Uint8Array | string;
 
-/** Options of {@link verifyStatus}. */
+/**
+ * Options of {@link verifyStatus}: whom to trust and how old or early a claim may be.
+ *
+ * @example
+ * ```ts
+ * const options: VerifyStatusOptions = {
+ *   trustedKeys: { 'my-service': '11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=' },
+ *   maxClaimAgeMs: 60_000,
+ * };
+ * from(connection.subscribe('backbeat.chorus-dev.status.*')).pipe(verifyStatus(options));
+ * ```
+ */
 export interface VerifyStatusOptions {
   /** Agent id → the public key, or keys, trusted for that agent. Default: none. */
   readonly trustedKeys?: Readonly<Record<string, TrustedKey | readonly TrustedKey[]>>;
@@ -39,8 +58,7 @@ export interface VerifyStatusOptions {
  * changes it.
  *
  * @example
- * connection
- *   .subscribe('backbeat.chorus-dev.status.*')
+ * from(connection.subscribe('backbeat.chorus-dev.status.*'))
  *   .pipe(verifyStatus({ trustedKeys: { 'my-service': '11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=' } }))
  *   .subscribe((verdict) => (verdict.ok ? show(verdict.claim) : count(verdict.reason)));
  * @param options Trusted keys, whether signatures are required, skew and age limits, the clock.

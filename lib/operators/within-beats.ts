@@ -20,7 +20,21 @@ import {
 } from '../beats/budget-index';
 import { BeatBudgetExceededError, BeatSourceClosedError, type BeatBudgetInfo } from '../errors';
 
-/** The long form of {@link withinBeats}. */
+/**
+ * The long form of {@link withinBeats}: the budget, the beats, where to count from and what to
+ * switch to.
+ *
+ * @example
+ * ```ts
+ * const config: WithinBeatsConfig<Observable<string>> = {
+ *   beats: 16,
+ *   beat$: client.downbeat$,
+ *   startBeat: client.getCurrentBeat(),
+ *   with: (info) => of(`late by beat ${info.expiredAtBeat}`),
+ * };
+ * work$.pipe(withinBeats(config));
+ * ```
+ */
 export interface WithinBeatsConfig<O extends ObservableInput<unknown> = ObservableInput<never>> {
   /** Beats the work may last: a positive integer. */
   beats: number;

@@ -4,10 +4,27 @@ import { ConfigError } from '../errors';
 import { tokenSchema } from '../protocol/text';
 import { METRIC_FAMILIES, type ClientReading, type MetricFamily } from './families';
 
-/** What `registerBackbeatMetrics` reads: a client, or anything with its two snapshots. */
+/**
+ * What `registerBackbeatMetrics` reads: a client, or anything with its two snapshots.
+ *
+ * @example
+ * ```ts
+ * // A proxy that reports whichever client is current (e.g. across restarts):
+ * const source: MetricsSource = { metrics: () => current.metrics(), health: () => current.health() };
+ * registerBackbeatMetrics(source, registry, { clusterId: 'chorus-dev', agentId: 'my-service' });
+ * ```
+ */
 export type MetricsSource = Pick<BackbeatClient, 'metrics' | 'health'>;
 
-/** Options of {@link registerBackbeatMetrics}. */
+/**
+ * Options of {@link registerBackbeatMetrics}: the series' labels and the metric name prefix.
+ *
+ * @example
+ * ```ts
+ * const options: BackbeatMetricsOptions = { clusterId: client.clusterId, agentId: client.agentId, prefix: 'svc_' };
+ * registerBackbeatMetrics(client, registry, options); // svc_beats_delivered_total{cluster=…,agent=…}
+ * ```
+ */
 export interface BackbeatMetricsOptions {
   /** The client's cluster: the `cluster` label of its series. */
   clusterId: string;
@@ -17,7 +34,16 @@ export interface BackbeatMetricsOptions {
   prefix?: string;
 }
 
-/** Removes what one `registerBackbeatMetrics` call added; calling it again does nothing. */
+/**
+ * Removes what one `registerBackbeatMetrics` call added; calling it again does nothing.
+ *
+ * @example
+ * ```ts
+ * const unregister: UnregisterBackbeatMetrics = registerBackbeatMetrics(client, registry, labels);
+ * await client.stop();
+ * unregister(); // the client's series leave the registry
+ * ```
+ */
 export type UnregisterBackbeatMetrics = () => void;
 
 /** The labels every series of a client carries. */
@@ -203,7 +229,7 @@ function parseOptions(options: BackbeatMetricsOptions): Required<BackbeatMetrics
  */
 export function registerBackbeatMetrics(
   client: MetricsSource,
-  registry: AnyRegistry,
+  registry: Registry<RegistryContentType>,
   options: BackbeatMetricsOptions,
 ): UnregisterBackbeatMetrics {
   const { clusterId, agentId, prefix } = parseOptions(options);

@@ -1,6 +1,14 @@
 import type { MsgHdrs } from 'nats';
 
-/** Message headers as nats.js gives them, or as a plain record (names in any case). */
+/**
+ * Message headers as nats.js gives them, or as a plain record (names in any case).
+ *
+ * @example
+ * ```ts
+ * const fromNats: HeadersLike = msg.headers!;
+ * const byHand: HeadersLike = { 'X-Agent-Id': 'my-service', 'x-hlc': ['018bcfe56800:0001:my-service'] };
+ * ```
+ */
 export type HeadersLike = MsgHdrs | Readonly<Record<string, string | readonly string[]>>;
 
 function isMsgHdrs(headers: HeadersLike): headers is MsgHdrs {

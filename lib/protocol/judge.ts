@@ -11,7 +11,16 @@ import { LegacyFrameSchema, legacyToBeatIndex } from './legacy';
 import { MAX_PAYLOAD_BYTES } from './text';
 import { barWindowId, DEFAULT_BEATS_PER_BAR } from './windows';
 
-/** Every reason the judge can give, in the order it checks them (PROTOCOL.md section 3). */
+/**
+ * Every reason the judge can give, in the order it checks them (PROTOCOL.md section 3): the keys
+ * of `client.metrics().beats.rejected`, with `'other-pulse'` and `'hlc-skew'`.
+ *
+ * @example
+ * ```ts
+ * const { rejected } = client.metrics().beats;
+ * const refused = FRAME_REJECT_REASONS.reduce((sum, reason) => sum + rejected[reason], 0);
+ * ```
+ */
 export const FRAME_REJECT_REASONS = [
   'too-large',
   'not-json',
@@ -25,7 +34,15 @@ export const FRAME_REJECT_REASONS = [
   'bad-signature',
 ] as const;
 
-/** Why the judge rejected a payload. */
+/**
+ * Why the judge rejected a payload on the beat subject: one of {@link FRAME_REJECT_REASONS}.
+ *
+ * @example
+ * ```ts
+ * const reason: FrameRejectReason = 'untrusted-pulse';
+ * client.metrics().beats.rejected[reason]; // frames signed by a key not in trustedPulseKeys
+ * ```
+ */
 export type FrameRejectReason = (typeof FRAME_REJECT_REASONS)[number];
 
 /** An accepted frame: frozen, `beats_per_bar` always filled (4 when the frame leaves it out). */

@@ -1,10 +1,25 @@
 import { z } from 'zod';
 import { beatIndexSchema, codePoints, hlcSchema, tokenSchema } from './text';
 
-/** The `type` of every StatusClaim. */
+/**
+ * The `type` of every StatusClaim.
+ *
+ * @example
+ * ```ts
+ * claim.type === STATUS_CLAIM_TYPE; // 'backbeat.statusclaim.v1'
+ * ```
+ */
 export const STATUS_CLAIM_TYPE = 'backbeat.statusclaim.v1';
 
-/** What an agent can say it is doing. */
+/**
+ * What an agent can say it is doing: the values of a claim's `state`.
+ *
+ * @example
+ * ```ts
+ * const finished = (claim: StatusClaim) => claim.state === 'done' || claim.state === 'failed';
+ * CLAIM_STATES.includes('review'); // true
+ * ```
+ */
 export const CLAIM_STATES = [
   'executing',
   'planning',
@@ -25,7 +40,15 @@ const progressSchema = z.number().min(0).max(1);
 const notesSchema = codePoints(0, 256);
 const taskIdSchema = codePoints(1, 128);
 
-/** StatusClaim on the wire (PROTOCOL.md section 5), snake_case. Unknown fields are stripped. */
+/**
+ * StatusClaim on the wire (PROTOCOL.md section 5), snake_case. Unknown fields are stripped.
+ *
+ * @example
+ * ```ts
+ * const result = StatusClaimSchema.safeParse(JSON.parse(new TextDecoder().decode(msg.data)));
+ * if (result.success) console.log(result.data.agent_id, result.data.state);
+ * ```
+ */
 export const StatusClaimSchema = z.object({
   type: z.literal(STATUS_CLAIM_TYPE),
   cluster_id: tokenSchema,
@@ -41,12 +64,25 @@ export const StatusClaimSchema = z.object({
   hlc: hlcSchema,
 });
 
-/** A status claim as it travels. */
+/**
+ * A status claim as it travels: the output of {@link StatusClaimSchema}.
+ *
+ * @example
+ * ```ts
+ * const claim: StatusClaim = await client.emitStatusClaim({ state: 'executing', beatsLeft: 5, progress: 0.3 });
+ * console.log(claim.beat_index, claim.window_id, claim.hlc);
+ * ```
+ */
 export type StatusClaim = z.infer<typeof StatusClaimSchema>;
 
 /**
  * What a caller gives `emitStatusClaim`: camelCase, the SDK fills the rest. An empty or absent
  * `taskId` becomes the client's default task id; `notes` defaults to empty.
+ *
+ * @example
+ * ```ts
+ * StatusClaimInputSchema.safeParse({ state: 'waiting', beatsLeft: 2, progress: 0.5, waitFor: ['db'] }).success; // true
+ * ```
  */
 export const StatusClaimInputSchema = z.object({
   taskId: z.union([z.literal(''), taskIdSchema]).optional(),
@@ -57,7 +93,15 @@ export const StatusClaimInputSchema = z.object({
   notes: notesSchema.default(''),
 });
 
-/** A status claim input, as callers write it. */
+/**
+ * A status claim input, as callers write it.
+ *
+ * @example
+ * ```ts
+ * const input: StatusClaimInput = { taskId: 'job-42', state: 'executing', beatsLeft: 5, progress: 0.3, notes: 'indexing' };
+ * await client.emitStatusClaim(input);
+ * ```
+ */
 export type StatusClaimInput = z.input<typeof StatusClaimInputSchema>;
 /** A status claim input after validation (defaults applied). */
 export type ValidStatusClaimInput = z.output<typeof StatusClaimInputSchema>;

@@ -8,17 +8,45 @@ export function isToken(value: unknown): value is string {
   return typeof value === 'string' && TOKEN_PATTERN.test(value);
 }
 
-/** `backbeat.<cluster>.beat`: the pulse's frames. */
+/**
+ * `backbeat.<cluster>.beat`: the subject of the pulse's frames.
+ *
+ * @example
+ * ```ts
+ * beatSubject('chorus-dev'); // 'backbeat.chorus-dev.beat'
+ * ```
+ * @param clusterId The cluster id (a NATS token).
+ * @return The beat subject.
+ */
 export function beatSubject(clusterId: string): string {
   return `backbeat.${clusterId}.beat`;
 }
 
-/** `backbeat.<cluster>.status.<agent>`: one agent's claims. */
+/**
+ * `backbeat.<cluster>.status.<agent>`: the subject of one agent's claims.
+ *
+ * @example
+ * ```ts
+ * statusSubject('chorus-dev', 'my-service'); // 'backbeat.chorus-dev.status.my-service'
+ * ```
+ * @param clusterId The cluster id (a NATS token).
+ * @param agentId The agent id (a NATS token).
+ * @return The agent's status subject.
+ */
 export function statusSubject(clusterId: string, agentId: string): string {
   return `backbeat.${clusterId}.status.${agentId}`;
 }
 
-/** `backbeat.<cluster>.status.*`: every agent's claims, for observers. */
+/**
+ * `backbeat.<cluster>.status.*`: the wildcard of every agent's claims, for observers.
+ *
+ * @example
+ * ```ts
+ * nc.subscribe(statusWildcard('chorus-dev')); // 'backbeat.chorus-dev.status.*'
+ * ```
+ * @param clusterId The cluster id (a NATS token).
+ * @return The status wildcard subject.
+ */
 export function statusWildcard(clusterId: string): string {
   return `backbeat.${clusterId}.status.*`;
 }

@@ -113,7 +113,17 @@ export const PulseOptionsSchema = z.strictObject({
     .optional(),
 });
 
-/** What `startPulse` accepts. */
+/**
+ * What `startPulse` accepts: `clusterId` (required); `natsUrl` or `connection`; `pulseId`,
+ * `tempoBpm`, `beatsPerBar`, `phases`, `signingKey`, `startIndex`, `scheduler`, `physicalNow`,
+ * `onError`. Unknown keys are refused.
+ *
+ * @example
+ * ```ts
+ * const options: PulseOptions = { clusterId: 'chorus-dev', tempoBpm: 240, beatsPerBar: 3, signingKey };
+ * const pulse = await startPulse(options);
+ * ```
+ */
 export type PulseOptions = z.input<typeof PulseOptionsSchema>;
 
 /** The options with every default filled, a signing key still unparsed. */

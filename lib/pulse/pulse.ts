@@ -14,7 +14,16 @@ import { startBeatSchedule, type ScheduledBeat } from './schedule';
 
 export type { PulseOptions } from './options';
 
-/** A running dev pulse. */
+/**
+ * A running dev pulse: change its tempo, read its last beat, stop it.
+ *
+ * @example
+ * ```ts
+ * await using pulse = await startPulse({ clusterId: 'chorus-dev', tempoBpm: 120 });
+ * pulse.setTempo(90);
+ * console.log(pulse.pulseId, pulse.beatIndex());
+ * ```
+ */
 export interface Pulse {
   /** This pulse's id (the `pulse_id` of its frames, and the node of its HLC stamps). */
   readonly pulseId: string;
@@ -23,17 +32,48 @@ export interface Pulse {
    * `deadline_at` said, carrying the new tempo, and later beats follow the new period. No-op
    * after `stop()`.
    *
+   * @example
+   * ```ts
+   * pulse.setTempo(90); // the next frame carries tempo_bpm 90; the one after comes 667 ms later
+   * ```
+   * @param bpm The new tempo in beats per minute, 1 to 6000.
    * @throws ConfigError (field `tempoBpm`) when `bpm` is not a number from 1 to 6000.
    */
   setTempo(bpm: number): void;
   /**
    * Stops the schedule, and closes the connection if the pulse dialled it (never a shared
    * `connection`). Idempotent: every call returns the same promise.
+   *
+   * @example
+   * ```ts
+   * await pulse.stop();
+   * ```
+   * @return Resolves once the schedule is stopped and an own connection closed.
    */
   stop(): Promise<void>;
-  /** The index of the last beat published (or attempted while disconnected). */
+  /**
+   * The index of the last beat published (or attempted while disconnected).
+   *
+   * @example
+   * ```ts
+   * const pulse = await startPulse({ clusterId: 'chorus-dev', startIndex: 100 });
+   * pulse.beatIndex(); // 100: the first beat goes out at once
+   * ```
+   * @return A beat index.
+   */
   beatIndex(): number;
-  /** `await using pulse = await startPulse(…)` stops it at the end of the scope. */
+  /**
+   * `await using pulse = await startPulse(…)` stops it at the end of the scope.
+   *
+   * @example
+   * ```ts
+   * {
+   *   await using pulse = await startPulse({ clusterId: 'chorus-dev' });
+   *   await runScenario();
+   * } // pulse.stop() was awaited here
+   * ```
+   * @return The promise of `stop()`.
+   */
   [Symbol.asyncDispose](): Promise<void>;
 }
 

@@ -7,6 +7,12 @@ import { statusStreamName, statusStreamSubjects, statusWildcard } from '../proto
  * Where an observer's claims come from: `'new'`, those published from now on;
  * `'last-per-agent'`, first each agent's last claim stored in the cluster's status stream (when
  * JetStream and the stream are there), then new ones.
+ *
+ * @example
+ * ```ts
+ * // A dashboard that starts from what every agent said last:
+ * client.statusClaims$({ deliver: 'last-per-agent', requireSignature: false }).subscribe(render);
+ * ```
  */
 export type ClaimDelivery = 'new' | 'last-per-agent';
 

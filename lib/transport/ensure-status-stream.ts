@@ -16,7 +16,16 @@ import {
 import { ConfigError } from '../errors';
 import { isToken, statusStreamName, statusStreamSubjects } from '../protocol/subjects';
 
-/** Options of {@link ensureStatusStream}. */
+/**
+ * Options of {@link ensureStatusStream}: the status stream's replicas, duplicate window and
+ * maximum age.
+ *
+ * @example
+ * ```ts
+ * const options: EnsureStatusStreamOptions = { replicas: 3, maxAgeMs: 7 * 86_400_000 };
+ * await ensureStatusStream(nc, 'chorus-dev', options);
+ * ```
+ */
 export interface EnsureStatusStreamOptions {
   /** Copies of each claim, up to the size of the NATS cluster. Default 1. */
   readonly replicas?: number;
@@ -26,7 +35,16 @@ export interface EnsureStatusStreamOptions {
   readonly maxAgeMs?: number;
 }
 
-/** What {@link ensureStatusStream} did. */
+/**
+ * What {@link ensureStatusStream} did: the stream's name, whether it was created, and which
+ * settings it updated.
+ *
+ * @example
+ * ```ts
+ * const { stream, created, updated }: EnsureStatusStreamResult = await ensureStatusStream(nc, 'chorus-dev');
+ * if (!created && updated.length > 0) log.info({ stream, updated }, 'status stream updated');
+ * ```
+ */
 export interface EnsureStatusStreamResult {
   /** `BACKBEAT_STATUS_<clusterId>`. */
   readonly stream: string;

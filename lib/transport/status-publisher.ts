@@ -70,9 +70,20 @@ export interface StatusPublisherMetrics {
  * A JetStream claim was given up before the stream acknowledged it: pushed out of a full
  * buffer by newer claims (`'buffer-full'`), or still waiting when the client stopped
  * (`'stopped'`). It may still have been stored.
+ *
+ * @example
+ * ```ts
+ * await client.emitStatusClaim({ state: 'done', beatsLeft: 0, progress: 1 }).catch((err) => {
+ *   if (err instanceof StatusClaimDroppedError) console.warn(`claim given up: ${err.reason}`);
+ * });
+ * ```
  */
 export class StatusClaimDroppedError extends ClientStateError {
-  constructor(readonly reason: 'buffer-full' | 'stopped') {
+  /** @param reason `'buffer-full'` or `'stopped'`. */
+  constructor(
+    /** Why it was given up: pushed out of a full buffer, or still waiting at `stop()`. */
+    readonly reason: 'buffer-full' | 'stopped',
+  ) {
     super(
       reason === 'buffer-full'
         ? 'status claim dropped: newer claims filled the status buffer before it was acknowledged'

@@ -50,13 +50,27 @@ import { checkStatusStream } from './transport/ensure-status-stream';
 import { NatsLink, type LinkEvent } from './transport/nats-link';
 import { StatusPublisher } from './transport/status-publisher';
 
-/** Options of `client.stop()`. */
+/**
+ * Options of `client.stop()`.
+ *
+ * @example
+ * ```ts
+ * const { dropped } = await client.stop({ timeoutMs: 2000 });
+ * ```
+ */
 export interface StopOptions {
   /** How long to wait for buffered claims to go out. Default 5000 ms. */
   timeoutMs?: number;
 }
 
-/** Options of `client.statusClaims$()`: those of `verifyStatus`, and where claims come from. */
+/**
+ * Options of `client.statusClaims$()`: those of `verifyStatus`, and where claims come from.
+ *
+ * @example
+ * ```ts
+ * client.statusClaims$({ trustedKeys: { 'agent-a': publicKeyBase64 }, deliver: 'last-per-agent' });
+ * ```
+ */
 export interface StatusClaimsOptions extends VerifyStatusOptions {
   /**
    * `'new'` (default): claims published from now on. `'last-per-agent'`: on a JetStream
@@ -81,7 +95,18 @@ export interface ClientRuntime {
 }
 
 /**
- * A BACKBEAT-aware client (API.md, Client). Create it with {@link createClient}.
+ * A BACKBEAT-aware client (API.md, Client): follows the pulse as `beat$`, keeps time on its own
+ * when the pulse is silent, runs work under beat budgets and sends signed status claims.
+ * Create it with {@link createClient}.
+ *
+ * @example
+ * ```ts
+ * const client = createClient({ clusterId: 'chorus-dev', agentId: 'my-service', signingKey });
+ * client.onBeat((beat) => console.log(beat.beat_index, beat.phase));
+ * await client.start();
+ * await client.emitStatusClaim({ state: 'executing', beatsLeft: 5, progress: 0.3 });
+ * await client.stop();
+ * ```
  */
 export class BackbeatClient implements AsyncDisposable {
   /**
@@ -134,8 +159,11 @@ export class BackbeatClient implements AsyncDisposable {
   private opening = false;
 
   /**
+   * Use {@link createClient}; the test kit passes `runtime`.
+   *
    * @param config A partial config over `defaultConfig()`; throws `ConfigError` when invalid.
    * @param runtime The clocks and scheduler (tests only; the real ones by default).
+   * @internal
    */
   constructor(config: Partial<Config>, runtime: ClientRuntime = {}) {
     this.config = resolveConfig(config);
@@ -190,8 +218,15 @@ export class BackbeatClient implements AsyncDisposable {
   /**
    * Connects and begins following the beat. Resolves once the beat subscription is registered
    * with the server, or, when NATS cannot be reached, within `connectTimeoutMs`, degraded (it
-   * keeps dialling in the background and joins the pulse once the server appears).
+   * keeps dialling in the background and joins the pulse once the server appears). Calling it
+   * again returns the same promise.
    *
+   * @example
+   * ```ts
+   * await client.start();
+   * if (client.health().localDegradation) console.warn('no NATS yet: keeping time locally');
+   * ```
+   * @return Resolves when started (connected or degraded).
    * @throws ConnectionError when NATS refuses the client (authentication, TLS).
    * @throws ConfigError when `statusDelivery` is `'jetstream'` and the status stream is missing.
    * @throws ClientStateError after `stop()`.
@@ -319,10 +354,15 @@ export class BackbeatClient implements AsyncDisposable {
   }
 
   /**
-   * Stops: flushes claims within `timeoutMs`, completes `beat$`, `downbeat$` and `health$`,
-   * errors pending budgets with `BeatSourceClosedError`, closes the NATS connection it opened
-   * (never a shared one). Idempotent: every call returns the same promise.
+   * Stops: flushes claims within `timeoutMs`, completes `beat$`, `downbeat$`, `health$` and
+   * `statusClaims$`, errors pending budgets with `BeatSourceClosedError`, closes the NATS
+   * connection it opened (never a shared one). Idempotent: every call returns the same promise.
    *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', () => void client.stop({ timeoutMs: 2000 }));
+   * ```
+   * @param options `timeoutMs`: how long to wait for buffered claims (default 5000).
    * @return How many claims could not be sent.
    */
   stop(options: StopOptions = {}): Promise<{ dropped: number }> {
@@ -345,20 +385,45 @@ export class BackbeatClient implements AsyncDisposable {
     return { dropped };
   }
 
-  /** `await using client = createClient(…)` stops it at the end of the scope. */
+  /**
+   * `await using client = createClient(…)` stops it at the end of the scope.
+   *
+   * @example
+   * ```ts
+   * await using client = createClient({ clusterId: 'chorus-dev', agentId: 'job-42' });
+   * await client.start();
+   * ```
+   * @return Resolves when stopped.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
 
   /**
-   * Calls `callback` with each beat. A throwing callback is logged and counted and harms no
-   * other subscriber.
+   * Calls `callback` with each beat. A throwing (or rejecting) callback is logged and counted
+   * (`metrics().beats.callbackErrors`) and harms no other subscriber.
+   *
+   * @example
+   * ```ts
+   * const subscription = client.onBeat((beat) => scheduler.tick(beat.beat_index));
+   * ```
+   * @param callback Called with each delivered beat.
+   * @return The subscription, to unsubscribe.
    */
   onBeat(callback: (beat: Beat) => unknown): Subscription {
     return this.beat$.subscribe((beat) => this.runCallback(callback, beat));
   }
 
-  /** As {@link onBeat}, for the first beat of each window. */
+  /**
+   * As {@link onBeat}, for the first delivered beat of each window (bar).
+   *
+   * @example
+   * ```ts
+   * client.onDownbeat((beat) => planBar(beat.window_id));
+   * ```
+   * @param callback Called with each downbeat.
+   * @return The subscription, to unsubscribe.
+   */
   onDownbeat(callback: (beat: Beat) => unknown): Subscription {
     return this.downbeat$.subscribe((beat) => this.runCallback(callback, beat));
   }
@@ -391,6 +456,13 @@ export class BackbeatClient implements AsyncDisposable {
    * to NATS, or queued while disconnected; JetStream: acknowledged). A claim emitted before
    * the first beat waits for it.
    *
+   * @example
+   * ```ts
+   * const claim = await client.emitStatusClaim({ state: 'waiting', beatsLeft: 3, progress: 0.5, waitFor: ['db'] });
+   * console.log(claim.beat_index, claim.hlc);
+   * ```
+   * @param input The camelCase claim input; the SDK fills ids, beat, window and HLC.
+   * @return The wire claim as sent.
    * @throws StatusClaimValidationError when the input is invalid; nothing is published.
    * @throws ClientStateError before `start()` or after `stop()`.
    */
@@ -427,14 +499,29 @@ export class BackbeatClient implements AsyncDisposable {
     return this.claimsWaitingForBeat;
   }
 
-  /** `emitStatus(client)`: an operator that sends each input as a claim, in order. */
+  /**
+   * `emitStatus(client)`: an operator that sends each input as a claim, in order.
+   *
+   * @example
+   * ```ts
+   * progress$.pipe(map((p) => ({ state: 'executing' as const, beatsLeft: 1, progress: p })), client.emitStatus());
+   * ```
+   * @return The operator.
+   */
   emitStatus(): OperatorFunction<StatusClaimInput, StatusClaim> {
     return emitStatus(this);
   }
 
   /**
    * `withinBeats({ beats, beat$: client.beat$, startBeat })`, `startBeat` being the current
-   * beat (unset before any beat).
+   * beat (unset before any beat); counted in `metrics().budgets`.
+   *
+   * @example
+   * ```ts
+   * work$.pipe(client.withinBeats(8)).subscribe({ error: (err) => console.warn(err) });
+   * ```
+   * @param beats The budget, a positive integer.
+   * @return The operator.
    */
   withinBeats<T>(beats: number): MonoTypeOperatorFunction<T> {
     return (source) =>
@@ -461,6 +548,14 @@ export class BackbeatClient implements AsyncDisposable {
    * Runs `fn(signal)` under a budget of `beats` beats: resolves with its value, passes its error
    * through; at expiry aborts `signal` (its reason is the error) and rejects with
    * `BeatBudgetExceededError`; `stop()` rejects it with `BeatSourceClosedError`.
+   *
+   * @example
+   * ```ts
+   * const page = await client.withBeatBudget(4, (signal) => fetch(url, { signal }));
+   * ```
+   * @param beats The budget, a positive integer.
+   * @param fn The work; it should stop when `signal` aborts.
+   * @return `fn`'s value.
    */
   withBeatBudget<T>(beats: number, fn: (signal: AbortSignal) => T | PromiseLike<T>): Promise<T> {
     const controller = new AbortController();
@@ -480,8 +575,12 @@ export class BackbeatClient implements AsyncDisposable {
    * subscription exists as soon as `subscribe()` returns. Completes at `stop()`.
    *
    * @example
+   * ```ts
    * client.statusClaims$({ trustedKeys: { 'agent-a': publicKeyBase64 } })
    *   .subscribe((verdict) => console.log(verdict.ok ? verdict.claim.state : verdict.reason));
+   * ```
+   * @param options `verifyStatus` options, and `deliver`.
+   * @return Verdicts, until unsubscribed or `stop()`.
    */
   statusClaims$(options: StatusClaimsOptions = {}): Observable<StatusVerdict> {
     const { deliver = 'new', ...verifyOptions } = options;
@@ -497,27 +596,66 @@ export class BackbeatClient implements AsyncDisposable {
     }).pipe(takeUntil(this.stopping), verify);
   }
 
-  /** The cluster this client follows. */
+  /**
+   * The cluster this client follows.
+   *
+   * @example
+   * ```ts
+   * client.clusterId; // 'chorus-dev'
+   * ```
+   */
   get clusterId(): string {
     return this.config.clusterId;
   }
 
-  /** This agent's id. */
+  /**
+   * This agent's id.
+   *
+   * @example
+   * ```ts
+   * client.agentId; // 'my-service'
+   * ```
+   */
   get agentId(): string {
     return this.config.agentId;
   }
 
-  /** Last delivered `beat_index`, -1 before any. */
+  /**
+   * The last delivered `beat_index`.
+   *
+   * @example
+   * ```ts
+   * client.getCurrentBeat(); // -1 before any beat
+   * ```
+   * @return The index, -1 before any beat.
+   */
   getCurrentBeat(): number {
     return this.engine.lastBeat?.beat_index ?? -1;
   }
 
-  /** The current beat's `window_id`, `''` before any. */
+  /**
+   * The current beat's `window_id`.
+   *
+   * @example
+   * ```ts
+   * const window = client.getCurrentWindow();
+   * ```
+   * @return The window id, `''` before any beat.
+   */
   getCurrentWindow(): string {
     return this.engine.state.windowId;
   }
 
-  /** Whether the current beat is in window `windowId`. */
+  /**
+   * Whether the current beat is in window `windowId`.
+   *
+   * @example
+   * ```ts
+   * if (!client.isInWindow(claim.window_id)) console.log('that bar is over');
+   * ```
+   * @param windowId A window id.
+   * @return Whether it is the current window.
+   */
   isInWindow(windowId: string): boolean {
     return windowId !== '' && this.engine.state.windowId === windowId;
   }
@@ -525,6 +663,14 @@ export class BackbeatClient implements AsyncDisposable {
   /**
    * The beat index of legacy `{ bar, beat }` at the current bar length (PROTOCOL.md section 4).
    * Warns once per client: legacy positions are for migration only.
+   *
+   * @example
+   * ```ts
+   * client.convertLegacyBeat(3, 2); // 9 with 4 beats a bar
+   * ```
+   * @param bar The bar, from 1.
+   * @param beat The beat in the bar, from 1.
+   * @return The beat index.
    */
   convertLegacyBeat(bar: number, beat: number): number {
     if (!this.warnedLegacyConversion) {
@@ -537,13 +683,29 @@ export class BackbeatClient implements AsyncDisposable {
     return legacyToBeatIndex(bar, beat, this.engine.state.beatsPerBar);
   }
 
-  /** `{ bar, beat }` of the current beat, null before any. */
+  /**
+   * `{ bar, beat }` of the current beat.
+   *
+   * @example
+   * ```ts
+   * client.getLegacyBeatInfo(); // { bar: 3, beat: 2 } at beat 9
+   * ```
+   * @return The legacy position, null before any beat.
+   */
   getLegacyBeatInfo(): { bar: number; beat: number } | null {
     const current = this.engine.state.currentBeat;
     return current ? beatIndexToLegacy(current.beat_index, current.beats_per_bar) : null;
   }
 
-  /** A snapshot of the client's health. */
+  /**
+   * A snapshot of the client's health.
+   *
+   * @example
+   * ```ts
+   * const { connected, localDegradation, tempoBpm } = client.health();
+   * ```
+   * @return The current health, frozen.
+   */
   health(): HealthStatus {
     const state = this.engine.state;
     return Object.freeze({
@@ -576,7 +738,15 @@ export class BackbeatClient implements AsyncDisposable {
     }
   }
 
-  /** A snapshot of the client's counters, as plain numbers (API.md). */
+  /**
+   * A snapshot of the client's counters, as plain numbers (API.md).
+   *
+   * @example
+   * ```ts
+   * console.log(client.metrics().beats.rejected['bad-signature']);
+   * ```
+   * @return The metrics, grouped.
+   */
   metrics(): ClientMetrics {
     const { counters } = this.engine.state;
     const status = this.publisher.metrics();
@@ -618,6 +788,13 @@ export class BackbeatClient implements AsyncDisposable {
 
   /**
    * Resolves when every claim emitted so far is sent (and, with JetStream, acknowledged).
+   *
+   * @example
+   * ```ts
+   * await client.emitStatusClaim({ state: 'done', beatsLeft: 0, progress: 1 });
+   * await client.flush();
+   * ```
+   * @return Resolves when flushed.
    */
   flush(): Promise<void> {
     return this.publisher.flush();

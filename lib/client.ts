@@ -374,10 +374,11 @@ export class BackbeatClient implements AsyncDisposable {
     this.lifecycle = 'stopped';
     this.stopping.next();
     this.stopping.complete();
-    const { dropped } = await this.publisher.drain(timeoutMs);
+    // Beats end at once (budgets error, timers go); claims then drain within the limit.
     this.beatSubscription?.unsubscribe();
     this.engine.stop();
     for (const subscription of this.internal) subscription.unsubscribe();
+    const { dropped } = await this.publisher.drain(timeoutMs);
     this.addConnectedTime();
     await this.link?.close();
     this.connections.complete();

@@ -10,13 +10,11 @@
  * are checked every five virtual minutes, and the heap after a full GC may not grow.
  *
  * NATS itself is not what this test is about (the other chaos suites crash real servers): the
- * client gets a loopback connection, an in-memory stand-in for the few NatsConnection methods it
- * calls, which delivers each publish synchronously to matching subscriptions and can drop beat
- * frames to make a silence.
+ * client gets the test kit's in-memory connection (`createTestConnection`), which delivers each
+ * publish synchronously to matching subscriptions and mutes the beat subject to make a silence.
  */
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
-import type { Msg, MsgHdrs, NatsConnection, Status, Subscription as NatsSubscription } from 'nats';
 import { last, take } from 'rxjs';
 import { sealClaim } from '../../lib/claims/seal-claim';
 import { createClient, type BackbeatClient } from '../../lib/client';
@@ -28,6 +26,7 @@ import { beatSubject } from '../../lib/protocol/subjects';
 import { windowIdFor } from '../../lib/protocol/windows';
 import { startPulse, type Pulse } from '../../lib/pulse/pulse';
 import { toMsgHdrs } from '../../lib/transport/status-publisher';
+import { createTestConnection } from '../../lib/testing/test-connection';
 import { reportFigures } from './chaos-support';
 
 const CLUSTER = 'chaos-soak';
@@ -47,82 +46,6 @@ function garbageCollector(): () => void {
   if (exposed) return exposed;
   setFlagsFromString('--expose-gc');
   return runInNewContext('gc') as () => void;
-}
-
-/** Whether a subscription's subject pattern (`*`, `>`) matches a subject. */
-function matches(pattern: string, subject: string): boolean {
-  const want = pattern.split('.');
-  const have = subject.split('.');
-  for (let i = 0; i < want.length; i++) {
-    if (want[i] === '>') return have.length > i;
-    if (i >= have.length || (want[i] !== '*' && want[i] !== have[i])) return false;
-  }
-  return want.length === have.length;
-}
-
-/**
- * An in-memory stand-in for the NatsConnection methods the client and the pulse call: publish,
- * subscribe (callback form), flush, status, closed, isClosed. Publishes are delivered at once;
- * while `silent`, beat frames are dropped, as a partition would drop them.
- */
-class LoopbackConnection {
-  silent = false;
-  private readonly subscriptions = new Set<{
-    subject: string;
-    callback: (e: null, m: Msg) => void;
-  }>();
-  private readonly never = new Promise<void>(() => undefined);
-
-  publish(subject: string, data: Uint8Array, options?: { headers?: MsgHdrs }): void {
-    if (this.silent && subject === beatSubject(CLUSTER)) return;
-    const msg = { subject, data, headers: options?.headers } as Msg;
-    for (const sub of [...this.subscriptions]) {
-      if (matches(sub.subject, subject)) sub.callback(null, msg);
-    }
-  }
-
-  subscribe(subject: string, options: { callback: (e: null, m: Msg) => void }): NatsSubscription {
-    const entry = { subject, callback: options.callback };
-    this.subscriptions.add(entry);
-    let resolveClosed = (): void => undefined;
-    const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
-    return {
-      unsubscribe: () => {
-        this.subscriptions.delete(entry);
-        resolveClosed();
-      },
-      closed,
-      getSubject: () => subject,
-    } as unknown as NatsSubscription;
-  }
-
-  get subscriptionCount(): number {
-    return this.subscriptions.size;
-  }
-
-  flush(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /** A status feed with nothing to say: the loopback never disconnects. */
-  status(): AsyncIterable<Status> & { stop(): void } {
-    let stop = (): void => undefined;
-    const stopped = new Promise<IteratorResult<Status>>((resolve) => {
-      stop = () => resolve({ done: true, value: undefined });
-    });
-    return {
-      [Symbol.asyncIterator]: () => ({ next: () => stopped }),
-      stop: () => stop(),
-    };
-  }
-
-  closed(): Promise<void> {
-    return this.never;
-  }
-
-  isClosed(): boolean {
-    return false;
-  }
 }
 
 describe('an hour at 1200 BPM on fake time', () => {
@@ -145,13 +68,14 @@ describe('an hour at 1200 BPM on fake time', () => {
 
   it('keeps time, isolates failing callbacks, settles every budget and claim, in bounded memory', async () => {
     const gc = garbageCollector();
-    const loopback = new LoopbackConnection();
+    // Nothing recorded: the heap must stay flat for the hour.
+    const loopback = createTestConnection({ record: false });
     const agentKey = generateSigningKey();
     const rotorKey = parseSigningKey(generateSigningKey().secretKey);
     const client: BackbeatClient = createClient({
       clusterId: CLUSTER,
       agentId: AGENT,
-      connection: loopback as unknown as NatsConnection,
+      connection: loopback,
       signingKey: agentKey.secretKey,
       jitterToleranceMs: TOLERANCE_MS,
       fallbackTempoBpm: TEMPO_BPM,
@@ -269,7 +193,7 @@ describe('an hour at 1200 BPM on fake time', () => {
 
     const startPulseAt = (pulseId: string) =>
       startPulse({
-        connection: loopback as unknown as NatsConnection,
+        connection: loopback,
         clusterId: CLUSTER,
         pulseId,
         tempoBpm: TEMPO_BPM,
@@ -311,8 +235,7 @@ describe('an hour at 1200 BPM on fake time', () => {
       for (let second = 0; second < CHECK_EVERY_MS; second += 10_000) {
         if (second === 150_000) {
           const length = silences[window % silences.length];
-          loopback.silent = true;
-          setTimeout(() => (loopback.silent = false), length);
+          setTimeout(loopback.mute(beatSubject(CLUSTER)), length);
         }
         if (window === 6 && second === 0) {
           // Minute 30: the pulse dies; a minute later a new one starts again from index 0.

@@ -270,6 +270,23 @@ describe('the examples against a real nats-server and the dev pulse', () => {
       expect(await script.exited).toEqual({ code: 0, signal: null, stderr: '' });
     });
 
+    it('main.ts (npm start) with no NATS_URL: its own server and pulse, verdicts, then SIGINT', async () => {
+      const script = runScript('main.ts', { BACKBEAT_CLUSTER: CLUSTER });
+      await script.line(/^started nats-server on nats:\/\/127\.0\.0\.1:\d+ and a dev pulse/);
+      await script.line(/^beat \d+ +\d+:\d+ +\w+ +60 BPM +pulse$/);
+      await script.line(/^ {2}claim at beat \d+: ok$/);
+      script.signal('SIGINT');
+      expect(await script.exited).toEqual({ code: 0, signal: null, stderr: '' });
+    });
+
+    it('main.ts (npm start) with NATS_URL: joins that server', async () => {
+      const script = runScript('main.ts', env());
+      await script.line(/^joining the pulse of cluster examples on nats:/);
+      await script.line(/^beat \d+ .* pulse$/);
+      script.signal('SIGTERM');
+      expect(await script.exited).toEqual({ code: 0, signal: null, stderr: '' });
+    });
+
     it('service-monitor.ts on SIGINT, after answering /metrics', async () => {
       const script = runScript('service-monitor.ts', env());
       const [, url] = /^service monitor on (\S+) /.exec(await script.line(/^service monitor on /))!;

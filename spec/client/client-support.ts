@@ -2,7 +2,14 @@
  * Helpers of the client suites (spec/client, spec/integration/client-*): a recording logger,
  * hand-made beat frames, raw NATS connections, and waits on the client's own events.
  */
-import { connect, Events, headers as natsHeaders, type Msg, type NatsConnection } from 'nats';
+import {
+  connect,
+  Events,
+  headers as natsHeaders,
+  type Msg,
+  type NatsConnection,
+  type Status,
+} from 'nats';
 import { filter, firstValueFrom, type Observable } from 'rxjs';
 import type { Beat } from '../../lib/beats/beat';
 import { createClient, type BackbeatClient } from '../../lib/client';
@@ -155,16 +162,21 @@ export function rawConnection(url: string | string[]): Promise<NatsConnection> {
 }
 
 /**
- * Resolves at the connection's next reconnect; call it before the server goes away (a request
- * made while nats.js is still reconnecting is lost, and times out).
+ * Resolves at the connection's next status event of `type`; call it before causing the event
+ * (a request made while nats.js is still reconnecting is lost, and times out).
  */
-export function nextReconnect(nc: NatsConnection): Promise<void> {
+export function nextStatus(nc: NatsConnection, type: Status['type']): Promise<void> {
   const feed = nc.status();
   return (async () => {
     for await (const status of feed) {
-      if (status.type === Events.Reconnect) break;
+      if (status.type === type) break;
     }
   })();
+}
+
+/** Resolves at the connection's next reconnect; call it before the server goes away. */
+export function nextReconnect(nc: NatsConnection): Promise<void> {
+  return nextStatus(nc, Events.Reconnect);
 }
 
 /**

@@ -2,7 +2,7 @@
  * Status claims over core NATS against a real nats-server: the bytes and headers on the wire,
  * and no claim lost across a server crash while the buffer holds them.
  */
-import { connect, Events, type Msg, type NatsConnection, type Status } from 'nats';
+import { Events, type Msg, type NatsConnection } from 'nats';
 import nacl from 'tweetnacl';
 import { buildClaim } from '../../lib/claims/build-claim';
 import { makeDefaultTaskId } from '../../lib/claims/default-task-id';
@@ -14,30 +14,11 @@ import { StatusClaimSchema } from '../../lib/protocol/status-claim';
 import { statusWildcard } from '../../lib/protocol/subjects';
 import { windowIdFor } from '../../lib/protocol/windows';
 import { StatusPublisher } from '../../lib/transport/status-publisher';
+import { nextStatus, rawConnection } from '../client/client-support';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
 
 const CLUSTER = 'it-core';
 const AGENT = 'agent-1';
-
-/** Connection options of an agent: quick reconnects, forever. */
-function dial(server: NatsServerHandle): Promise<NatsConnection> {
-  return connect({
-    servers: server.url,
-    reconnectTimeWait: 50,
-    reconnectJitter: 0,
-    maxReconnectAttempts: -1,
-  });
-}
-
-/** Resolves at the connection's next status event of `type`; call before causing it. */
-function nextStatus(nc: NatsConnection, type: Status['type']): Promise<void> {
-  const feed = nc.status();
-  return (async () => {
-    for await (const status of feed) {
-      if (status.type === type) break;
-    }
-  })();
-}
 
 /** Subscribes to every claim of the cluster; `received(n)` resolves once n have arrived. */
 function collectClaims(nc: NatsConnection) {
@@ -91,8 +72,8 @@ describe('core status delivery against nats-server', () => {
 
   it('puts the exact signed bytes and the exactly spelled headers on the wire', async () => {
     const { secretKey, publicKey } = generateSigningKey();
-    const agentNc = await dial(server);
-    const observerNc = await dial(server);
+    const agentNc = await rawConnection(server.url);
+    const observerNc = await rawConnection(server.url);
     connections.push(agentNc, observerNc);
     const observer = collectClaims(observerNc);
     await observerNc.flush();
@@ -135,7 +116,7 @@ describe('core status delivery against nats-server', () => {
   });
 
   it('holds claims while the server is down and sends all, in order, after it restarts', async () => {
-    const nc = await dial(server);
+    const nc = await rawConnection(server.url);
     connections.push(nc);
     // The subscription shares the agent's connection: nats.js re-subscribes on the reconnect
     // before anything else is sent, so nothing the agent sends afterwards can be missed.
@@ -167,7 +148,7 @@ describe('core status delivery against nats-server', () => {
   });
 
   it('keeps only the newest bufferSize claims through an outage, counting the oldest dropped', async () => {
-    const nc = await dial(server);
+    const nc = await rawConnection(server.url);
     connections.push(nc);
     const observer = collectClaims(nc);
     const publisher = new StatusPublisher({ delivery: 'core', bufferSize: 5 });
@@ -204,7 +185,7 @@ describe('core status delivery against nats-server', () => {
     const make = claimMaker();
     const early = [1, 2].map(make);
     for (const claim of early) await publisher.publish(claim);
-    const nc = await dial(server);
+    const nc = await rawConnection(server.url);
     connections.push(nc);
     const observer = collectClaims(nc);
     await nc.flush();
@@ -216,7 +197,7 @@ describe('core status delivery against nats-server', () => {
   });
 
   it('drain on a dead server gives up on the held claims within its limit', async () => {
-    const nc = await dial(server);
+    const nc = await rawConnection(server.url);
     connections.push(nc);
     const publisher = new StatusPublisher({ delivery: 'core', bufferSize: 8 });
     publisher.attach(nc);

@@ -2,7 +2,7 @@
  * Status claims through JetStream against a real nats-server with a file store: the stream made
  * and checked, every claim stored exactly once and in order across a server crash.
  */
-import { connect, Events, nanos, StorageType, type NatsConnection, type Status } from 'nats';
+import { Events, nanos, StorageType, type NatsConnection } from 'nats';
 import nacl from 'tweetnacl';
 import { buildClaim } from '../../lib/claims/build-claim';
 import { makeDefaultTaskId } from '../../lib/claims/default-task-id';
@@ -15,29 +15,11 @@ import { statusStreamName } from '../../lib/protocol/subjects';
 import { windowIdFor } from '../../lib/protocol/windows';
 import { checkStatusStream, ensureStatusStream } from '../../lib/transport/ensure-status-stream';
 import { StatusClaimDroppedError, StatusPublisher } from '../../lib/transport/status-publisher';
+import { nextStatus, rawConnection } from '../client/client-support';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
 
 const AGENT = 'agent-js';
 const FAST_RETRIES = { ackTimeoutMs: 2000, retryDelayMs: 20, maxRetryDelayMs: 200 };
-
-function dial(server: NatsServerHandle): Promise<NatsConnection> {
-  return connect({
-    servers: server.url,
-    reconnectTimeWait: 50,
-    reconnectJitter: 0,
-    maxReconnectAttempts: -1,
-  });
-}
-
-/** Resolves at the connection's next status event of `type`; call before causing it. */
-function nextStatus(nc: NatsConnection, type: Status['type']): Promise<void> {
-  const feed = nc.status();
-  return (async () => {
-    for await (const status of feed) {
-      if (status.type === type) break;
-    }
-  })();
-}
 
 function claimMaker(clusterId: string, signingKey?: Uint8Array) {
   const clock = new HybridLogicalClock(AGENT);
@@ -91,7 +73,7 @@ describe('JetStream status delivery against nats-server', () => {
   });
 
   beforeEach(async () => {
-    nc = await dial(server);
+    nc = await rawConnection(server.url);
   });
 
   afterEach(async () => {
@@ -292,7 +274,7 @@ describe('JetStream status delivery against nats-server', () => {
 
   it('checkStatusStream names statusDelivery on a server without JetStream', async () => {
     const plain = await startNatsServer();
-    const plainNc = await dial(plain);
+    const plainNc = await rawConnection(plain.url);
     try {
       await expect(checkStatusStream(plainNc, 'any')).rejects.toMatchObject({
         field: 'statusDelivery',

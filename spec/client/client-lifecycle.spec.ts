@@ -11,10 +11,9 @@ import { healthChanged, type HealthStatus } from '../../lib/observability/health
 import { beatIndexToLegacy } from '../../lib/protocol/legacy';
 import { statusSubject } from '../../lib/protocol/subjects';
 import type { Pulse } from '../../lib/pulse/pulse';
-import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
+import type { NatsServerHandle } from '../support/nats-server';
 import {
   beatFrame,
-  cleanUp,
   closeLater,
   collect,
   json,
@@ -25,6 +24,7 @@ import {
   rawConnection,
   record,
   recordingLogger,
+  useLiveServer,
 } from './client-support';
 
 /** The client's own connection, which only the client holds (to check that stop closes it). */
@@ -34,19 +34,9 @@ function ownConnection(client: BackbeatClient): NatsConnection | null {
 }
 
 describe('client lifecycle', () => {
-  afterEach(cleanUp);
-
   let server: NatsServerHandle;
   let raw: NatsConnection;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    raw = await rawConnection(server.url);
-  });
-  afterAll(async () => {
-    await raw.close();
-    await server.stop();
-  });
+  useLiveServer((live) => ({ server, raw } = live));
 
   it('start() resolves once the beat subscription is registered', async () => {
     const cluster = 'life-sub';

@@ -23,6 +23,7 @@ import { BEAT_FRAME_TYPE } from '../../lib/protocol/beat-frame';
 import { startPulse, type Pulse, type PulseOptions } from '../../lib/pulse/pulse';
 import { beatSubject } from '../../lib/protocol/subjects';
 import { windowIdFor } from '../../lib/protocol/windows';
+import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
 
 /** What a test started and must end even when it fails half-way. */
 const leftovers = new Set<() => Promise<unknown>>();
@@ -149,6 +150,28 @@ export function publishFrame(
   const hdrs = entries.length === 0 ? undefined : natsHeaders();
   for (const [name, value] of entries) hdrs?.set(name, value);
   nc.publish(beatSubject(clusterId), payload, hdrs ? { headers: hdrs } : {});
+}
+
+/**
+ * A describe block's own nats-server and a raw connection to it, started before its tests and
+ * stopped after them; every client and pulse a test leaves is cleaned up after each test.
+ *
+ * @param started Receives the server and the raw connection once they are up.
+ */
+export function useLiveServer(
+  started: (live: { server: NatsServerHandle; raw: NatsConnection }) => void,
+): void {
+  let live: { server: NatsServerHandle; raw: NatsConnection } | undefined;
+  afterEach(cleanUp);
+  beforeAll(async () => {
+    const server = await startNatsServer();
+    live = { server, raw: await rawConnection(server.url) };
+    started(live);
+  });
+  afterAll(async () => {
+    await live?.raw.close();
+    await live?.server.stop();
+  });
 }
 
 /** A plain connection of the test itself: quick reconnects, forever. */

@@ -7,10 +7,9 @@ import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import { generateSigningKey } from '../../lib/crypto/keys';
 import { FRAME_REJECT_REASONS } from '../../lib/protocol/judge';
 import { legacyToBeatIndex } from '../../lib/protocol/legacy';
-import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
+import type { NatsServerHandle } from '../support/nats-server';
 import {
   beatFrame,
-  cleanUp,
   clientHasSeen,
   healthWhere,
   json,
@@ -18,10 +17,10 @@ import {
   makePulse,
   nextBeat,
   publishFrame,
-  rawConnection,
   record,
   recordingLogger,
   signatureHeaders,
+  useLiveServer,
 } from '../client/client-support';
 
 /** Every rejection reason at zero, with `counts` over it. */
@@ -33,19 +32,9 @@ function rejected(counts: Record<string, number>): Record<string, number> {
 }
 
 describe('client beats on a live nats-server', () => {
-  afterEach(cleanUp);
-
   let server: NatsServerHandle;
   let raw: NatsConnection;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    raw = await rawConnection(server.url);
-  });
-  afterAll(async () => {
-    await raw.close();
-    await server.stop();
-  });
+  useLiveServer((live) => ({ server, raw } = live));
 
   it('counts each bad frame under its reason while valid beats keep flowing', async () => {
     const cluster = 'beats-bad';

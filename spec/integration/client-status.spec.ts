@@ -14,14 +14,13 @@ import type { StatusClaim, StatusClaimInput } from '../../lib/protocol/status-cl
 import { statusSubject, statusWildcard } from '../../lib/protocol/subjects';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
 import {
-  cleanUp,
   collect,
   healthWhere,
   hlcTime,
   makeClient,
   makePulse,
   nextBeat,
-  rawConnection,
+  useLiveServer,
 } from '../client/client-support';
 
 const decoder = new TextDecoder();
@@ -35,19 +34,9 @@ function wireHeaders(msg: Msg): Record<string, string[]> {
 }
 
 describe('client status claims over core NATS', () => {
-  afterEach(cleanUp);
-
   let server: NatsServerHandle;
   let raw: NatsConnection;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    raw = await rawConnection(server.url);
-  });
-  afterAll(async () => {
-    await raw.close();
-    await server.stop();
-  });
+  useLiveServer((live) => ({ server, raw } = live));
 
   it('refuses claims before start() and after stop()', async () => {
     const client = makeClient({ clusterId: 'st-state', agentId: 'a', natsUrl: server.url });

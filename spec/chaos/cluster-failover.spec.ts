@@ -81,7 +81,7 @@ describe('a JetStream agent failing over in a three-node cluster', () => {
     const failures: unknown[] = [];
     const sent: Promise<StatusClaim>[] = [];
     // A claim on every beat, and a burst of ten more on each downbeat.
-    agent.onBeat((beat) => {
+    const emitting = agent.onBeat((beat) => {
       const burst = beat.downbeat ? 11 : 1;
       for (let i = 0; i < burst; i++) {
         const claim = agent.emitStatusClaim({ state: 'executing', beatsLeft: i, progress: 0.5 });
@@ -121,6 +121,8 @@ describe('a JetStream agent failing over in a three-node cluster', () => {
     }
     expect(new Set(killed).size).toBe(KILLS);
 
+    // The beats go on: stop claiming, so that the stream is read after the last claim.
+    emitting.unsubscribe();
     const claims = await Promise.all(sent);
     expect(failures).toEqual([]);
     const metrics = agent.metrics();

@@ -67,7 +67,7 @@ describe('ten server crashes with beats and claims flowing', () => {
     const claimFailures: unknown[] = [];
     let claimsEmitted = 0;
     // A claim on every beat, whatever its source: claims flow through every outage.
-    client.onBeat(() => {
+    const emitting = client.onBeat(() => {
       claimsEmitted++;
       client
         .emitStatusClaim({ state: 'executing', beatsLeft: 4, progress: 0.5 })
@@ -117,7 +117,8 @@ describe('ten server crashes with beats and claims flowing', () => {
     expect(log.ended).toEqual({ completed: false });
 
     // Claims: none failed or dropped; what reached the observer is each claim once, in order,
-    // genuine; and the last one, emitted after the last restart, arrived.
+    // genuine; and the last one, emitted after the last restart, arrived (no beat claims after it).
+    emitting.unsubscribe();
     const last = await client.emitStatusClaim({ state: 'done', beatsLeft: 0, progress: 1 });
     await clientHasSeen(observer, client);
     await observer.flush();

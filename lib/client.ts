@@ -723,20 +723,15 @@ export class BackbeatClient implements AsyncDisposable {
 
   /** Emits on `health$` when what it reports changes of has changed; cheap when nothing has. */
   private refreshHealth(): void {
-    const last = this.lastHealth;
-    if (
-      last.connected === (this.link?.connected ?? false) &&
-      last.localDegradation === this.engine.degraded &&
-      last.reconnectCount === (this.link?.reconnects ?? 0) &&
-      last.tempoBpm === this.engine.currentTempoBpm
-    ) {
-      return;
-    }
-    const health = this.health();
-    if (healthChanged(last, health)) {
-      this.lastHealth = health;
-      this.healthChanges.next(health);
-    }
+    const key = {
+      connected: this.link?.connected ?? false,
+      localDegradation: this.engine.degraded,
+      reconnectCount: this.link?.reconnects ?? 0,
+      tempoBpm: this.engine.currentTempoBpm,
+    };
+    if (!healthChanged(this.lastHealth, key)) return;
+    this.lastHealth = this.health();
+    this.healthChanges.next(this.lastHealth);
   }
 
   /**

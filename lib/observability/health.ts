@@ -31,8 +31,14 @@ export interface HealthStatus {
   readonly reason: string | null;
 }
 
+/** The fields of a {@link HealthStatus} whose changes `health$` reports. */
+export type HealthKey = Pick<
+  HealthStatus,
+  'connected' | 'localDegradation' | 'reconnectCount' | 'tempoBpm'
+>;
+
 /** Whether two health values differ in what `health$` reports changes of. */
-export function healthChanged(a: HealthStatus, b: HealthStatus): boolean {
+export function healthChanged(a: HealthKey, b: HealthKey): boolean {
   return (
     a.connected !== b.connected ||
     a.localDegradation !== b.localDegradation ||

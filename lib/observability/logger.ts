@@ -15,20 +15,6 @@ export class RateLimitedLog {
 
   /** Warn about `key` unless it was said within the interval; `details` go in the log object. */
   warn(key: string, msg: string, details: Record<string, unknown> = {}): void {
-    this.say('warn', key, msg, details);
-  }
-
-  /** As {@link warn}, at error level. */
-  error(key: string, msg: string, details: Record<string, unknown> = {}): void {
-    this.say('error', key, msg, details);
-  }
-
-  private say(
-    level: 'warn' | 'error',
-    key: string,
-    msg: string,
-    details: Record<string, unknown>,
-  ): void {
     const now = this.now();
     const last = this.lastSaid.get(key);
     if (last && now - last.at < this.intervalMs) {
@@ -37,6 +23,6 @@ export class RateLimitedLog {
     }
     const held = last?.held ?? 0;
     this.lastSaid.set(key, { at: now, held: 0 });
-    this.logger[level](held > 0 ? { ...details, key, suppressed: held } : { ...details, key }, msg);
+    this.logger.warn(held > 0 ? { ...details, key, suppressed: held } : { ...details, key }, msg);
   }
 }

@@ -43,9 +43,3 @@ export function headerValues(headers: HeadersLike | undefined, name: string): st
   }
   return found;
 }
-
-/** The one value of header `name`, or null when it is absent or given more than once. */
-export function singleHeader(headers: HeadersLike | undefined, name: string): string | null {
-  const values = headerValues(headers, name);
-  return values.length === 1 ? values[0] : null;
-}

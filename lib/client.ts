@@ -20,7 +20,7 @@ import {
 import { FrameIntake } from './beats/frame-intake';
 import { BeatEngine } from './beats/engine';
 import type { Beat } from './beats/beat';
-import { shareBeatBudgets, type SharedBudgetIndex } from './beats/budget-index';
+import { registerSharedBeatSource, SharedBudgetIndex } from './beats/budget-index';
 import { makeDefaultTaskId } from './claims/default-task-id';
 import { sealClaim } from './claims/seal-claim';
 import { validateClaimInput } from './claims/validate-claim-input';
@@ -173,6 +173,7 @@ export class BackbeatClient implements AsyncDisposable {
       maxSkewMs: this.config.maxClockSkewMs,
       physicalNow: this.wallNow,
     });
+    this.budgets = new SharedBudgetIndex();
     this.engine = new BeatEngine({
       clusterId,
       agentId,
@@ -183,6 +184,10 @@ export class BackbeatClient implements AsyncDisposable {
       scheduler: runtime.scheduler,
       now: runtime.now,
       wallNow: this.wallNow,
+      // Plain calls, not subscriptions: the budgets see each beat before any user does, and the
+      // health refresh waits until every user has had it.
+      leadObserver: this.budgets,
+      afterDelivery: () => this.refreshHealth(),
     });
     this.intake = new FrameIntake(
       this.engine,
@@ -206,11 +211,7 @@ export class BackbeatClient implements AsyncDisposable {
     });
     this.beat$ = this.engine.beats$;
     this.downbeat$ = this.engine.downbeats$;
-    // The budget index subscribes first, so it sees each beat before any user does.
-    const shared = shareBeatBudgets(this.beat$);
-    this.budgets = shared.index;
-    this.internal.push(shared.subscription);
-    this.internal.push(this.engine.beats$.subscribe(() => this.refreshHealth()));
+    registerSharedBeatSource(this.beat$, this.budgets);
     this.lastHealth = this.health();
     this.health$ = defer(() => this.healthChanges.pipe(startWith(this.health())));
   }

@@ -129,6 +129,7 @@ export class SharedBudgetIndex implements Observer<CountedBeat> {
     const previousTotal = this.elapsedTotal;
     const total = (this.elapsedTotal += elapsedSince(this.lastIndex, beat));
     this.lastIndex = beat.beat_index;
+    if (this.pendingCount === 0) return; // the common case: nothing to expire or to settle
     // Budgets added while this beat expires others wait for the next beat.
     const arrivals = detachAll(this.arrivals);
     this.expireThrough(previousTotal, total, beat.beat_index);

@@ -6,6 +6,7 @@ import {
   asyncScheduler,
   Subject,
   type Observable,
+  type Observer,
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
@@ -103,8 +104,20 @@ export interface BeatEngineOptions {
   readonly beatsPerBar: number;
   /** Tempo of synthetic frames when no tempo was ever seen (1–6000). */
   readonly fallbackTempoBpm: number;
-  /** The agent's HLC: pulse stamps are merged into it, synthetic frames are stamped by it. */
-  readonly clock: Pick<HybridLogicalClock, 'tick' | 'receive'>;
+  /**
+   * The agent's HLC: pulse stamps are merged into it (with `receiveLater`, settled once the beat
+   * is delivered: a subscriber that reads the clock merges it first), synthetic frames are
+   * stamped by it.
+   */
+  readonly clock: EngineClock;
+  /**
+   * Told of each delivered beat before any subscriber of `beats$`, by a plain call, and completed
+   * before `beats$` at `stop()`: the client's shared budget index, so that a budget started by a
+   * subscriber of a beat counts from the next one. It must not throw.
+   */
+  readonly leadObserver?: Pick<Observer<Beat>, 'next' | 'complete'>;
+  /** Called once every subscriber has had a delivered beat (a pulse, legacy or synthetic one). */
+  readonly afterDelivery?: (beat: Beat) => void;
   /** Runs the engine's timers. Default `asyncScheduler`. */
   readonly scheduler?: SchedulerLike;
   /**
@@ -116,6 +129,9 @@ export interface BeatEngineOptions {
   /** The wall clock (ms since the epoch): `receivedAtMs`, `deadline_at`, drift. Default `Date.now`. */
   readonly wallNow?: () => number;
 }
+
+/** What the engine needs of the agent's {@link HybridLogicalClock}. */
+export type EngineClock = Pick<HybridLogicalClock, 'tick' | 'receiveLater' | 'settle'>;
 
 type MutableCounters = { -readonly [K in keyof BeatEngineCounters]: BeatEngineCounters[K] };
 
@@ -134,9 +150,9 @@ interface SyntheticSchedule {
  * the first pulse frame (PROTOCOL.md section 9).
  *
  * Streams are hot (Subjects), never replay, and complete on {@link stop}. For each delivered
- * beat, in this order: `beats$`, then `downbeats$` when it
- * is the first beat of its window (or starts a new timeline). State is updated before any of
- * them emits. Timeline resets are flagged on the beat and counted; logging them is the caller's.
+ * beat, in this order: `leadObserver`, `beats$`, then `downbeats$` when it is the first beat of
+ * its window (or starts a new timeline), then `afterDelivery`. State is updated before any of
+ * them is told. Timeline resets are flagged on the beat and counted; logging them is the caller's.
  *
  * @example
  * const engine = new BeatEngine({ clusterId: 'c', agentId: 'a', jitterToleranceMs: 100,
@@ -157,7 +173,14 @@ export class BeatEngine {
   private readonly scheduler: SchedulerLike;
   private readonly now: () => number;
   private readonly wallNow: () => number;
-  private readonly clock: Pick<HybridLogicalClock, 'tick' | 'receive'>;
+  private readonly clock: EngineClock;
+  private readonly leadObserver: Pick<Observer<Beat>, 'next' | 'complete'> | undefined;
+  private readonly afterDelivery: ((beat: Beat) => void) | undefined;
+  /** Counts the result of each deferred merge (one function for every frame). */
+  private readonly countMerge = (merged: string | null): void => {
+    if (merged !== null) this.counters.hlcMerged++;
+    else this.counters.hlcMergesSkipped++;
+  };
   private readonly clusterId: string;
   private readonly agentId: string;
   private readonly toleranceMs: number;
@@ -228,6 +251,8 @@ export class BeatEngine {
       options.now ?? (wallClockScheduler ? () => performance.now() : () => scheduler.now());
     this.wallNow = options.wallNow ?? Date.now;
     this.clock = options.clock;
+    this.leadObserver = options.leadObserver;
+    this.afterDelivery = options.afterDelivery;
     this.clusterId = options.clusterId;
     this.agentId = options.agentId;
     this.toleranceMs = options.jitterToleranceMs;
@@ -254,6 +279,7 @@ export class BeatEngine {
 
   /** A frozen snapshot of the engine's state and counters. */
   get state(): BeatEngineState {
+    this.clock.settle(); // the merge counters must be current
     return Object.freeze({
       currentBeat: this.currentBeat,
       windowId: this.currentBeat?.window_id ?? '',
@@ -340,6 +366,7 @@ export class BeatEngine {
         timelineReset = true;
       } else if (frame.beat_index <= last) {
         this.counters.behind++;
+        this.clock.settle();
         return { outcome: 'behind', lateMs };
       } else {
         missedBefore = frame.beat_index - last - 1;
@@ -351,6 +378,7 @@ export class BeatEngine {
       timelineReset,
     });
     this.deliver(beat);
+    this.clock.settle();
     return { outcome: 'delivered', beat, lateMs };
   }
 
@@ -359,6 +387,7 @@ export class BeatEngine {
     if (this.stopped) return;
     this.stopped = true;
     this.cancelTimer();
+    this.leadObserver?.complete();
     this.beatSubject.complete();
     this.downbeatSubject.complete();
   }
@@ -372,11 +401,9 @@ export class BeatEngine {
 
   private mergeStamp(judged: JudgedFrame): void {
     if (judged.source !== 'pulse') return; // legacy frames carry the agent's own stamp
-    if (!judged.hlcSkew && this.clock.receive(judged.frame.hlc) !== null) {
-      this.counters.hlcMerged++;
-    } else {
-      this.counters.hlcMergesSkipped++;
-    }
+    if (judged.hlcSkew) this.counters.hlcMergesSkipped++;
+    // Merged once the beat is delivered: off the path from frame to subscribers.
+    else this.clock.receiveLater(judged.frame.hlc, this.countMerge);
   }
 
   /**
@@ -485,8 +512,10 @@ export class BeatEngine {
     if (beat.source === 'pulse') this.counters.pulseBeats++;
     else if (beat.source === 'legacy') this.counters.legacyBeats++;
     else this.counters.syntheticBeats++;
+    this.leadObserver?.next(beat);
     this.beatSubject.next(beat);
     if (firstOfWindow) this.downbeatSubject.next(beat);
+    this.afterDelivery?.(beat);
   }
 
   /** Replaces the one pending timer by `work` at monotonic time `dueMs`. */

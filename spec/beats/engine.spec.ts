@@ -729,6 +729,35 @@ describe('BeatEngine', () => {
       });
     });
 
+    it('merges after the beat reached every subscriber, yet a subscriber that reads the clock is stamped after the frame', () => {
+      const scheduler = testScheduler();
+      const seen: string[] = [];
+      scheduler.run(() => {
+        const { clock, receive } = spiedClock(scheduler);
+        const engine = engineOn(scheduler, { clock });
+        engine.beats$.subscribe((beat) => {
+          seen.push(`receive calls ${receive.mock.calls.length}`);
+          if (beat.beat_index === 4)
+            seen.push(clock.tick() > beat.hlc ? 'tick after' : 'tick before');
+        });
+        engine.beats$.subscribe(() => seen.push(`then receive calls ${receive.mock.calls.length}`));
+        push(scheduler, engine, 100, judged(3, { hlcMs: WALL0 + 5000 }));
+        push(scheduler, engine, 200, judged(4, { hlcMs: WALL0 + 6000 }));
+        at(scheduler, 300, () => {
+          expect(receive).toHaveBeenCalledTimes(2);
+          expect(engine.state.counters).toMatchObject({ hlcMerged: 2, hlcMergesSkipped: 0 });
+          engine.stop();
+        });
+      });
+      expect(seen).toEqual([
+        'receive calls 0',
+        'then receive calls 0',
+        'receive calls 1',
+        'tick after',
+        'then receive calls 2',
+      ]);
+    });
+
     it('counts a stamp the clock refuses as skipped', () => {
       const scheduler = testScheduler();
       scheduler.run(() => {
@@ -875,6 +904,42 @@ describe('BeatEngine', () => {
         at(scheduler, 200, () => engine.stop());
       });
       expect(order).toEqual(['beat 4 current 4', 'downbeat 4']);
+    });
+  });
+
+  describe('leadObserver and afterDelivery', () => {
+    it('are told of each delivered beat, pulse or synthetic, before and after every subscriber', () => {
+      const scheduler = testScheduler();
+      const order: string[] = [];
+      scheduler.run(() => {
+        const engine = engineOn(scheduler, {
+          leadObserver: {
+            next: (beat) => order.push(`lead ${label(beat)}`),
+            complete: () => order.push('lead complete'),
+          },
+          afterDelivery: (beat) => order.push(`after ${label(beat)}`),
+        });
+        engine.beats$.subscribe({
+          next: (beat) => order.push(`beat ${label(beat)}`),
+          complete: () => order.push('beats complete'),
+        });
+        engine.downbeats$.subscribe((beat) => order.push(`downbeat ${label(beat)}`));
+        push(scheduler, engine, 100, judged(4));
+        push(scheduler, engine, 150, judged(4)); // behind: told to nobody
+        // The behind frame re-based the schedule: degradation at 150 + 1000 + 100, with beat 5.
+        at(scheduler, 1300, () => engine.stop());
+      });
+      expect(order).toEqual([
+        'lead p4',
+        'beat p4',
+        'downbeat p4',
+        'after p4',
+        'lead s5',
+        'beat s5',
+        'after s5',
+        'lead complete',
+        'beats complete',
+      ]);
     });
   });
 

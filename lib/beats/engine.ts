@@ -204,8 +204,10 @@ export class BeatEngine {
   private silenceTimerDue: number | null = null;
   private elapsed = 0;
   private timeDriftMs = 0;
-  private driftSample: { deadlineAt: string; tempoBpm: number; arrivedAtWallMs: number } | null =
-    null;
+  /** The last pulse frame's `deadline_at`, tempo and wall-clock arrival; '' once measured. */
+  private driftDeadlineAt = '';
+  private driftTempoBpm = 0;
+  private driftArrivedAtWallMs = 0;
   private readonly counters: MutableCounters = {
     framesReceived: 0,
     pulseBeats: 0,
@@ -334,6 +336,7 @@ export class BeatEngine {
   frame(judged: JudgedFrame): FrameOutcome {
     if (this.stopped) return { outcome: 'stopped' };
     const now = this.now();
+    const wall = this.wallNow();
     const { frame, source } = judged;
     this.counters.framesReceived++;
     if (
@@ -350,7 +353,12 @@ export class BeatEngine {
       this.lastDueMs === null ? null : now - (this.lastDueMs + periodMs(this.tempoBpm));
     this.tempoBpm = frame.tempo_bpm;
     this.beatsPerBar = frame.beats_per_bar;
-    if (source === 'pulse') this.measureDrift(frame.deadline_at, frame.tempo_bpm);
+    if (source === 'pulse') {
+      // Drift is computed when read, so that Date.parse stays off the path to subscribers.
+      this.driftDeadlineAt = frame.deadline_at;
+      this.driftTempoBpm = frame.tempo_bpm;
+      this.driftArrivedAtWallMs = wall;
+    }
     // Its beat is due at its arrival: re-base, and end any degradation.
     this.lastDueMs = now;
     this.synthetic = null;
@@ -373,7 +381,7 @@ export class BeatEngine {
       }
     }
     const beat = beatFromFrame(frame, source, {
-      receivedAtMs: this.wallNow(),
+      receivedAtMs: wall,
       missedBefore,
       timelineReset,
     });
@@ -406,21 +414,13 @@ export class BeatEngine {
     else this.clock.receiveLater(judged.frame.hlc, this.countMerge);
   }
 
-  /**
-   * Notes what drift is measured from; the date is parsed only when the drift is read, so that
-   * `Date.parse` stays off the path from frame to subscribers.
-   */
-  private measureDrift(deadlineAt: string, tempoBpm: number): void {
-    this.driftSample = { deadlineAt, tempoBpm, arrivedAtWallMs: this.wallNow() };
-  }
-
   private currentDriftMs(): number {
-    const sample = this.driftSample;
-    if (sample !== null) {
-      this.driftSample = null;
-      const nextDueWallMs = Date.parse(sample.deadlineAt);
+    if (this.driftDeadlineAt !== '') {
+      const nextDueWallMs = Date.parse(this.driftDeadlineAt);
+      this.driftDeadlineAt = '';
       if (Number.isFinite(nextDueWallMs)) {
-        this.timeDriftMs = sample.arrivedAtWallMs - (nextDueWallMs - periodMs(sample.tempoBpm));
+        this.timeDriftMs =
+          this.driftArrivedAtWallMs - (nextDueWallMs - periodMs(this.driftTempoBpm));
       }
     }
     return this.timeDriftMs;

@@ -201,7 +201,7 @@ export class HybridLogicalClock {
    * @internal
    */
   receiveLater(stamp: string, onMerged?: (result: string | null) => void): void {
-    this.settle();
+    if (this.pendingStamp !== null) this.settle();
     this.pendingStamp = stamp;
     this.pendingMerged = onMerged;
   }

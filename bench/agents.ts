@@ -16,7 +16,7 @@
  * the pulse ran, and claims emitted / failed.
  * Goals: SDK p99 ≤ 1.2 × raw p99 and no missed beats or false degradations, both connection modes.
  *
- * Run: `npx tsx bench/agents.ts`; AGENTS (default 500), AGENTS_SECONDS (default 30), NATS_URL;
+ * Run: `npm run bench:agents`; AGENTS (default 500), AGENTS_SECONDS (default 30), NATS_URL;
  * BENCH_QUICK=1: 50 agents for 5 s.
  */
 import { sign } from 'node:crypto';

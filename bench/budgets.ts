@@ -6,7 +6,7 @@
  * Prints JSON: heap bytes per pending budget, and ms per beat on beats that expire none and on
  * beats that expire a few (means include GC pauses; medians show the work itself). Each form runs
  * in its own child process, so one form's garbage does not slow the next.
- * Run: `node --expose-gc --import tsx bench/budgets.ts` (BUDGETS sets the count; BENCH_QUICK=1: 10,000).
+ * Run: `npm run bench:budgets` (BUDGETS sets the count; BENCH_QUICK=1: 10,000).
  */
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';

@@ -10,7 +10,7 @@
  * with a microtask yield after each message on both sides (as a caller awaiting
  * `emitStatusClaim` yields): nats.js then writes to the socket once per message. Rounds alternate between the forms
  * and each figure is the median round. Needs a nats-server: NATS_URL, or one started here.
- * Run: `npx tsx bench/claims.ts` (CLAIMS_PER_ROUND, CLAIMS_ROUNDS; BENCH_QUICK=1: smaller rounds).
+ * Run: `npm run bench:claims` (CLAIMS_PER_ROUND, CLAIMS_ROUNDS; BENCH_QUICK=1: smaller rounds).
  */
 import { sign } from 'node:crypto';
 import { performance } from 'node:perf_hooks';

@@ -4,7 +4,7 @@
  * same time. Each beat's error is its emission time (performance.now) minus its ideal due time
  * on the absolute schedule `t0 + k × 50 ms`; jitter is |interval − 50 ms| between consecutive beats.
  *
- * Run: `npx tsx bench/drift.ts` (60 s), or `DRIFT_SECONDS=5 npx tsx bench/drift.ts` (BENCH_QUICK=1: 3 s).
+ * Run: `npm run bench:drift` (60 s), or `DRIFT_SECONDS=5 npm run bench:drift` (BENCH_QUICK=1: 3 s).
  * Goal: engine mean error of the last 100 beats ≤ 1 ms, and no growth from the first 100.
  */
 import { performance } from 'node:perf_hooks';

@@ -7,7 +7,7 @@
  * (judgeFrame on frames the fast path leaves to the zod schema: a 20-emoji phase), and the parse
  * step alone, `parse-fast` vs `parse-zod`, on the same objects.
  *
- * Run: npx tsx bench/judge.ts   (prints JSON; COLD_CALLS, HOT_CALLS; BENCH_QUICK=1: fewer)
+ * Run: npm run bench:judge (prints JSON; COLD_CALLS, HOT_CALLS; BENCH_QUICK=1: fewer)
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';

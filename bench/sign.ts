@@ -2,7 +2,7 @@
  * Ed25519 sign and verify throughput of the SDK (node:crypto) against tweetnacl, the baseline,
  * measured in the same run on a status-claim-sized payload (~300 bytes).
  *
- * Run: `npx tsx bench/sign.ts` (optional argument or SIGN_MS: ms per measurement, default 1500;
+ * Run: `npm run bench:sign` (optional argument or SIGN_MS: ms per measurement, default 1500;
  * BENCH_QUICK=1: 200).
  * Prints `{ nodeCrypto: { signPerSec, verifyPerSec }, tweetnacl: { … }, ratio: { sign, verify } }`.
  */

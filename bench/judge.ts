@@ -3,9 +3,11 @@
  * pulse at 10 frames/s gives them, so V8 never warms the code) and hot (a tight loop).
  *
  * Kinds: `json-parse` (the baseline: what a raw nats.js subscriber does with the payload),
- * `judge-fast` (judgeFrame on frames as pulses write them: the fast path), `judge-zod`
- * (judgeFrame on frames the fast path leaves to the zod schema: a 20-emoji phase), and the parse
- * step alone, `parse-fast` vs `parse-zod`, on the same objects.
+ * `judge-fast` (judgeFrame on frames as pulses write them: read from the text by one regular
+ * expression, without JSON.parse), `judge-zod` (judgeFrame on frames both fast paths leave to
+ * the zod schema: a 20-emoji phase), and the parse step alone on the same frames: `read-written`
+ * (readWrittenFrame on the text), `parse-fast` (the object-level fast path, for frames in another
+ * layout) vs `parse-zod`, on the parsed objects.
  *
  * Run: npm run bench:judge (prints JSON; COLD_CALLS, HOT_CALLS; BENCH_QUICK=1: fewer)
  */
@@ -13,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BeatFrameSchema } from '../lib/protocol/beat-frame';
 import { fastParseBeatFrame } from '../lib/protocol/frame-check';
+import { readWrittenFrame } from '../lib/protocol/frame-text';
 import { judgeFrame, type JudgeContext } from '../lib/protocol/judge';
 import { windowIdFor } from '../lib/protocol/windows';
 import { sized } from './support';
@@ -52,7 +55,8 @@ const plain = Array.from({ length: count }, (_, i) => encoder.encode(frameText(i
 const unusual = Array.from({ length: count }, (_, i) =>
   encoder.encode(frameText(i, '😀'.repeat(20))),
 );
-const objects = plain.map((payload) => JSON.parse(decoder.decode(payload)) as unknown);
+const texts = plain.map((payload) => decoder.decode(payload));
+const objects = texts.map((text) => JSON.parse(text) as unknown);
 
 function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(`bench set-up is wrong: ${what}`);
@@ -60,11 +64,14 @@ function check(ok: boolean, what: string): void {
 check(judgeFrame(plain[0], undefined, context).ok, 'plain frames must be accepted');
 check(judgeFrame(unusual[0], undefined, context).ok, 'unusual frames must be accepted');
 check(fastParseBeatFrame(JSON.parse(decoder.decode(unusual[0]))) === undefined, 'zod path');
+check(readWrittenFrame(decoder.decode(plain[0])) !== undefined, 'plain frames are written form');
+check(readWrittenFrame(decoder.decode(unusual[0])) === undefined, 'unusual frames are not');
 
 const kinds: Record<string, (i: number) => unknown> = {
   'json-parse': (i): unknown => JSON.parse(decoder.decode(plain[i])),
   'judge-fast': (i) => judgeFrame(plain[i], undefined, context),
   'judge-zod': (i) => judgeFrame(unusual[i], undefined, context),
+  'read-written': (i) => readWrittenFrame(texts[i]),
   'parse-fast': (i) => fastParseBeatFrame(objects[i]),
   'parse-zod': (i) => BeatFrameSchema.safeParse(objects[i]),
 };

@@ -4,7 +4,6 @@
  */
 import {
   asyncScheduler,
-  Subject,
   type Observable,
   type Observer,
   type SchedulerLike,
@@ -13,6 +12,7 @@ import {
 import type { HybridLogicalClock } from '../clock/hlc';
 import type { FrameVerdict } from '../protocol/judge';
 import type { Beat } from './beat';
+import { Broadcast } from './broadcast';
 import { elapsedSince } from './elapsed';
 import { beatFromFrame, syntheticBeat } from './make-beat';
 import { latestSlotAt, periodMs, slotDueMs } from './schedule';
@@ -149,7 +149,7 @@ interface SyntheticSchedule {
  * `period + jitterToleranceMs` of silence, synthetic beats on an absolute schedule, recovery on
  * the first pulse frame (PROTOCOL.md section 9).
  *
- * Streams are hot (Subjects), never replay, and complete on {@link stop}. For each delivered
+ * Streams are hot (a {@link Broadcast} each), never replay, and complete on {@link stop}. For each delivered
  * beat, in this order: `leadObserver`, `beats$`, then `downbeats$` when it is the first beat of
  * its window (or starts a new timeline), then `afterDelivery`. State is updated before any of
  * them is told. Timeline resets are flagged on the beat and counted; logging them is the caller's.
@@ -168,8 +168,8 @@ export class BeatEngine {
   /** The first delivered beat of each window, also after a gap or a timeline reset. */
   readonly downbeats$: Observable<Beat>;
 
-  private readonly beatSubject = new Subject<Beat>();
-  private readonly downbeatSubject = new Subject<Beat>();
+  private readonly beats = new Broadcast<Beat>();
+  private readonly downbeats = new Broadcast<Beat>();
   private readonly scheduler: SchedulerLike;
   private readonly now: () => number;
   private readonly wallNow: () => number;
@@ -260,8 +260,8 @@ export class BeatEngine {
     this.toleranceMs = options.jitterToleranceMs;
     this.tempoBpm = options.fallbackTempoBpm;
     this.beatsPerBar = options.beatsPerBar;
-    this.beats$ = this.beatSubject.asObservable();
-    this.downbeats$ = this.downbeatSubject.asObservable();
+    this.beats$ = this.beats.observable;
+    this.downbeats$ = this.downbeats.observable;
   }
 
   /** Whether the engine keeps time on its own now (cheaper than `state.degraded`). */
@@ -396,8 +396,8 @@ export class BeatEngine {
     this.stopped = true;
     this.cancelTimer();
     this.leadObserver?.complete();
-    this.beatSubject.complete();
-    this.downbeatSubject.complete();
+    this.beats.complete();
+    this.downbeats.complete();
   }
 
   /** Whether the followed pulse has been silent past the degradation point. */
@@ -513,8 +513,8 @@ export class BeatEngine {
     else if (beat.source === 'legacy') this.counters.legacyBeats++;
     else this.counters.syntheticBeats++;
     this.leadObserver?.next(beat);
-    this.beatSubject.next(beat);
-    if (firstOfWindow) this.downbeatSubject.next(beat);
+    this.beats.next(beat);
+    if (firstOfWindow) this.downbeats.next(beat);
     this.afterDelivery?.(beat);
   }
 

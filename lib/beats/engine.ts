@@ -359,10 +359,10 @@ export class BeatEngine {
       this.driftTempoBpm = frame.tempo_bpm;
       this.driftArrivedAtWallMs = wall;
     }
-    // Its beat is due at its arrival: re-base, and end any degradation.
+    // Its beat is due at its arrival: re-base, and end any degradation (the silence timer is
+    // armed again once the frame is handled).
     this.lastDueMs = now;
     this.synthetic = null;
-    this.armSilenceTimer();
 
     const firstPulseFrame = !this.pulseFrameSeen;
     this.pulseFrameSeen = true;
@@ -374,7 +374,7 @@ export class BeatEngine {
         timelineReset = true;
       } else if (frame.beat_index <= last) {
         this.counters.behind++;
-        this.clock.settle();
+        this.afterFrame();
         return { outcome: 'behind', lateMs };
       } else {
         missedBefore = frame.beat_index - last - 1;
@@ -386,8 +386,14 @@ export class BeatEngine {
       timelineReset,
     });
     this.deliver(beat);
-    this.clock.settle();
+    this.afterFrame();
     return { outcome: 'delivered', beat, lateMs };
+  }
+
+  /** What a frame leaves to do once its beat is delivered: off the path to subscribers. */
+  private afterFrame(): void {
+    this.clock.settle();
+    this.armSilenceTimer();
   }
 
   /** Completes the streams and clears the timers. Idempotent. */
@@ -433,16 +439,17 @@ export class BeatEngine {
   }
 
   /**
-   * Arms the silence timer for the degradation point. A pending silence timer due no later than
-   * that point is kept, and re-arms itself when it fires early: re-arming on every frame would
-   * put a clearTimeout and a setTimeout on the delivery path (tens of µs at pulse rates, where
-   * V8 never warms that code up).
+   * Arms the silence timer for the degradation point, replacing a pending timer due at another
+   * time; does nothing while degraded (the synthetic schedule owns the timer then). After a
+   * frame it runs once the beat is delivered, off the path to subscribers. It is re-armed on
+   * every frame: a lazy timer left to fire early and re-arm itself would, whenever the tolerance
+   * is a whole number of periods (100 ms at 600 BPM), fire just as a frame arrives and hold the
+   * frame up.
    */
   private armSilenceTimer(): void {
+    if (this.synthetic !== null) return;
     const deadline = this.silenceDeadline();
-    if (this.timer !== null && this.silenceTimerDue !== null && this.silenceTimerDue <= deadline) {
-      return;
-    }
+    if (this.timer !== null && this.silenceTimerDue === deadline) return;
     this.arm(deadline, () => {
       this.silenceTimerDue = null;
       if (this.silenceDeadline() > deadline) this.armSilenceTimer();

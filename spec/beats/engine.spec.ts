@@ -1,4 +1,4 @@
-import { map } from 'rxjs';
+import { map, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import type { TestScheduler } from 'rxjs/testing';
 import type { Beat } from '../../lib/beats/beat';
 import type { BeatEngine, FrameOutcome, JudgedFrame } from '../../lib/beats/engine';
@@ -146,6 +146,33 @@ describe('BeatEngine', () => {
           4500,
         );
       });
+    });
+
+    it('keeps its timer quiet while frames come: no timer runs as they arrive, whatever the tolerance', () => {
+      const scheduler = testScheduler();
+      const timerRuns: number[] = [];
+      // Every timer the engine sets goes through this scheduler: record when each one runs.
+      const counting: SchedulerLike = {
+        now: () => scheduler.now(),
+        schedule: (work, delay, state) =>
+          scheduler.schedule(
+            function (this: SchedulerAction<unknown>, value) {
+              timerRuns.push(scheduler.now());
+              work.call(this, value);
+            },
+            delay,
+            state,
+          ),
+      };
+      scheduler.run(() => {
+        // A tolerance of one whole period: a timer left to fire at each old degradation point
+        // would run just as every other frame arrives.
+        const engine = engineOn(scheduler, { scheduler: counting, jitterToleranceMs: 1000 });
+        engine.start();
+        for (let i = 1; i <= 6; i++) push(scheduler, engine, i * 1000, judged(i));
+        at(scheduler, 6500, () => engine.stop());
+      });
+      expect(timerRuns).toEqual([]);
     });
 
     it('at start, without any pulse frame, after one fallback period + tolerance', () => {

@@ -41,7 +41,16 @@ import { RecentSummary } from '../lib/observability/summary';
 import { beatSubject } from '../lib/protocol/subjects';
 import { startPulse } from '../lib/pulse/pulse';
 import { startNatsServer, stopAllNatsServers } from '../spec/support/nats-server';
-import { log, printResult, roundMs, sized, sleep, stampingConnection, summarize } from './support';
+import {
+  log,
+  printResult,
+  roundMs,
+  sized,
+  sleep,
+  stampingConnection,
+  summarize,
+  type LatencySummary,
+} from './support';
 
 const REALISTIC_BPM = 600;
 const FAST_BPM = 6000;
@@ -246,6 +255,16 @@ function transportP50(round: Round, side: 'raw' | 'client'): number {
   return summarize(delays).p50Ms;
 }
 
+/** Both sides' figures and how the client's compare: p50 ratio, p99 difference. */
+function ratios(raw: LatencySummary, client: LatencySummary) {
+  return {
+    raw,
+    client,
+    p50Ratio: Math.round((client.p50Ms / raw.p50Ms) * 100) / 100,
+    p99ExtraMs: roundMs(client.p99Ms - raw.p99Ms),
+  };
+}
+
 /** Latencies and splits of rounds (ms). */
 function analyse(roundsToAnalyse: readonly Round[], sides: { raw: boolean; client: boolean }) {
   const rawAll: number[] = [];
@@ -259,8 +278,8 @@ function analyse(roundsToAnalyse: readonly Round[], sides: { raw: boolean; clien
   const wholeCallback: number[] = [];
   const natsToCallback: number[] = [];
   const parse: number[] = [];
-  let rawRanFirst = 0;
-  let clientRanFirst = 0;
+  const rawServedFirst: number[] = [];
+  const clientServedFirst: number[] = [];
   let missing = 0;
   let rejected = 0;
   for (const round of roundsToAnalyse) {
@@ -288,15 +307,12 @@ function analyse(roundsToAnalyse: readonly Round[], sides: { raw: boolean; clien
         if (c.exit > 0) wholeCallback.push(c.exit - c.entry);
       }
       if (r && c) {
-        if (r.entry < c.entry) rawRanFirst++;
-        else clientRanFirst++;
+        if (r.entry < c.entry) rawServedFirst.push(r.delivered - sent);
+        else clientServedFirst.push(c.delivered - sent);
       }
     }
   }
-  const raw = summarize(rawAlone);
-  const client = summarize(clientAlone);
-  const p50Ratio = Math.round((client.p50Ms / raw.p50Ms) * 100) / 100;
-  const p99ExtraMs = roundMs(client.p99Ms - raw.p99Ms);
+  const { raw, client, p50Ratio, p99ExtraMs } = ratios(summarize(rawAlone), summarize(clientAlone));
   return {
     raw,
     client,
@@ -313,8 +329,7 @@ function analyse(roundsToAnalyse: readonly Round[], sides: { raw: boolean; clien
       ? {
           rawAllFrames: summarize(rawAll),
           clientAllFrames: summarize(clientAll),
-          rawRanFirst,
-          clientRanFirst,
+          firstServed: ratios(summarize(rawServedFirst), summarize(clientServedFirst)),
         }
       : {}),
     clientSplits: {
@@ -360,10 +375,7 @@ async function measureRate(url: string, tempoBpm: number, seconds: number) {
   }
   const rawAlone = analyse(rawRounds, { raw: true, client: false });
   const clientAlone = analyse(clientRounds, { raw: false, client: true });
-  const raw = rawAlone.raw;
-  const client = clientAlone.client;
-  const p50Ratio = Math.round((client.p50Ms / raw.p50Ms) * 100) / 100;
-  const p99ExtraMs = roundMs(client.p99Ms - raw.p99Ms);
+  const { raw, client, p50Ratio, p99ExtraMs } = ratios(rawAlone.raw, clientAlone.client);
   const handlerExtraMs = roundMs(
     clientAlone.clientSplits.handlerMs.p50Ms - rawAlone.rawSplits.parseMs.p50Ms,
   );

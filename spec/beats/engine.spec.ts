@@ -1,4 +1,4 @@
-import { map, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import { map, type SchedulerLike } from 'rxjs';
 import type { TestScheduler } from 'rxjs/testing';
 import type { Beat } from '../../lib/beats/beat';
 import type { BeatEngine, FrameOutcome, JudgedFrame } from '../../lib/beats/engine';
@@ -152,18 +152,15 @@ describe('BeatEngine', () => {
       const scheduler = testScheduler();
       const timerRuns: number[] = [];
       // Every timer the engine sets goes through this scheduler: record when each one runs.
-      const counting: SchedulerLike = {
+      const counting = {
         now: () => scheduler.now(),
-        schedule: (work, delay, state) =>
-          scheduler.schedule(
-            function (this: SchedulerAction<unknown>, value) {
-              timerRuns.push(scheduler.now());
-              work.call(this, value);
-            },
-            delay,
-            state,
-          ),
-      };
+        // The engine schedules plain callbacks, without state.
+        schedule: (work: () => void, delay?: number) =>
+          scheduler.schedule(() => {
+            timerRuns.push(scheduler.now());
+            work();
+          }, delay),
+      } as SchedulerLike;
       scheduler.run(() => {
         // A tolerance of one whole period: a timer left to fire at each old degradation point
         // would run just as every other frame arrives.

@@ -27,11 +27,13 @@
  * Goals: client p50 ≤ 1.1 × raw p50, client p99 ≤ raw p99 + 0.2 ms.
  * Run: `npm run bench:latency`; LATENCY_SECONDS (default 45) and LATENCY_FAST_SECONDS
  * (default 20) set the durations, NATS_URL an existing server; BENCH_QUICK=1 a few seconds each.
+ * LATENCY_CONTROL=1 puts a second raw subscriber in the client's place: the ratios such an A/A
+ * run gives show how finely this machine can tell two equal subscribers apart.
  * LATENCY_PROFILE=1 adds `profile`: the inclusive time of each step of the client's path (the
  * wrappers cost a little themselves, so latency figures of such a run are not the headline).
  */
 import { performance } from 'node:perf_hooks';
-import { connect } from 'nats';
+import { connect, type NatsConnection } from 'nats';
 import { BeatEngine } from '../lib/beats/engine';
 import { FrameIntake } from '../lib/beats/frame-intake';
 import { SharedBudgetIndex } from '../lib/beats/budget-index';
@@ -59,6 +61,8 @@ const WARM_UP_FRAMES = 3;
 const P50_RATIO_GOAL = 1.1;
 const P99_EXTRA_GOAL_MS = 0.2;
 const profiling = process.env.LATENCY_PROFILE === '1';
+/** LATENCY_CONTROL=1: a second raw subscriber stands in for the client (an A/A run). */
+const control = process.env.LATENCY_CONTROL === '1';
 /**
  * Alternating rounds per side (each side listens for seconds / 2 / ALTERNATIONS at a time), in
  * the order raw, client, client, raw, raw, client…: the transport's own latency drifts from
@@ -174,6 +178,34 @@ interface Round {
 let rounds = 0;
 
 /**
+ * The baseline: a raw nats.js subscriber on its own connection that decodes and parses each
+ * payload (the fair minimum work) and records its times in `arrivals` (and its entry in
+ * `entries`, for a control run in the client's place).
+ */
+async function rawSubscriber(
+  url: string,
+  clusterId: string,
+  arrivals: Map<number, Arrival>,
+  entries?: Map<number, number>,
+): Promise<NatsConnection> {
+  const decoder = new TextDecoder();
+  const connection = await connect({ servers: url, name: 'raw-subscriber' });
+  connection.subscribe(beatSubject(clusterId), {
+    callback: (err, msg) => {
+      const entry = performance.now();
+      if (err) return;
+      const frame = JSON.parse(decoder.decode(msg.data)) as { beat_index: number };
+      const arrival = { entry, delivered: performance.now(), exit: 0 };
+      arrivals.set(frame.beat_index, arrival);
+      entries?.set(frame.beat_index, entry);
+      arrival.exit = performance.now();
+    },
+  });
+  await connection.flush();
+  return connection;
+}
+
+/**
  * A pulse at `tempoBpm` for `seconds`, heard by the raw subscriber, the client, or both (each on
  * its own connection), on a cluster of its own.
  */
@@ -191,23 +223,16 @@ async function runRound(
     engineAt: new Map(),
     rejected: 0,
   };
-  const decoder = new TextDecoder();
-  const rawConnection = sides.raw ? await connect({ servers: url, name: 'raw-subscriber' }) : null;
-  rawConnection?.subscribe(beatSubject(clusterId), {
-    callback: (err, msg) => {
-      const entry = performance.now();
-      if (err) return;
-      const frame = JSON.parse(decoder.decode(msg.data)) as { beat_index: number };
-      const arrival = { entry, delivered: performance.now(), exit: 0 };
-      round.raw.set(frame.beat_index, arrival);
-      arrival.exit = performance.now();
-    },
-  });
-  await rawConnection?.flush();
-
-  const sdk = sides.client
-    ? createClient({ clusterId, agentId: 'latency-agent', natsUrl: url })
-    : null;
+  const rawConnection = sides.raw ? await rawSubscriber(url, clusterId, round.raw) : null;
+  // The control run: a second raw subscriber in the client's place (an A/A comparison).
+  const controlConnection =
+    sides.client && control
+      ? await rawSubscriber(url, clusterId, round.client, round.engineAt)
+      : null;
+  const sdk =
+    sides.client && !control
+      ? createClient({ clusterId, agentId: 'latency-agent', natsUrl: url })
+      : null;
   let delivered: Arrival | null = null;
   sdk?.beat$.subscribe((beat) => {
     const now = performance.now();
@@ -241,6 +266,7 @@ async function runRound(
     await sdk.stop({ timeoutMs: 1000 });
   }
   await rawConnection?.close();
+  await controlConnection?.close();
   await pulseConnection.close();
   return round;
 }
@@ -433,6 +459,7 @@ async function main(): Promise<void> {
       bench: 'beat-latency',
       node: process.version,
       server: server ? 'started by the bench' : 'NATS_URL',
+      ...(control ? { control: 'a second raw subscriber in the client’s place' } : {}),
       realistic,
       fast,
       goals: { met: realistic.goals.met && fast.goals.met },

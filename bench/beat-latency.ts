@@ -8,10 +8,13 @@
  *
  * Each rate is measured two ways:
  * - `sameFrames` (the goals are judged here, on the same frames in the same run): both sides
- *   hear every frame. They share one event loop, so for each frame one side runs after the other
- *   and waits for it: their figures are `alone` latencies, from which the other side's handler
- *   time (when it ran between this frame's publish and this side's turn) is taken out
- *   (`rawAllFrames`/`clientAllFrames` keep it);
+ *   hear every frame, in rounds where each side subscribes first in turn (the server writes to
+ *   the first subscriber first, and the other waits for that write). They share one event loop, so for each frame one side runs after the other
+ *   and waits for it: their figures are `alone` latencies, from which the time the other side
+ *   held the loop (from its connection's read of the frame, through nats.js's parsing and its
+ *   callback, when that came between this frame's publish and this side's read) is taken out
+ *   (`rawAllFrames`/`clientAllFrames` keep it); `firstServed` keeps, for each side, only the
+ *   frames it read first;
  * - `alternating` (a cross-check): rounds in which only one side listens, raw and client in
  *   turn, so that neither waits for nor warms the event loop for the other. Its rounds hear
  *   different frames, and the transport's own p50 (publish to the NATS callback, before any SDK
@@ -34,6 +37,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { connect, type NatsConnection } from 'nats';
+import { Parser } from 'nats/lib/nats-base-client/parser';
 import { BeatEngine } from '../lib/beats/engine';
 import { FrameIntake } from '../lib/beats/frame-intake';
 import { SharedBudgetIndex } from '../lib/beats/budget-index';
@@ -73,8 +77,25 @@ const ALTERNATIONS = 8;
 /** Shortest alternating round (s): fewer rounds when the run is short (BENCH_QUICK). */
 const MIN_ROUND_SECONDS = 1.5;
 
+/**
+ * When nats.js last began to read a chunk from a socket (any connection's parser): a callback
+ * reads it to learn when the work that led to it began.
+ */
+let lastRead = 0;
+
+/** Stamps {@link lastRead}: every connection's parser shares this prototype method. */
+function stampReads(): void {
+  const parse = Parser.prototype.parse;
+  Parser.prototype.parse = function (this: Parser, buf: Uint8Array): void {
+    lastRead = performance.now();
+    parse.call(this, buf);
+  };
+}
+
 /** One side's times for one frame (ms, performance.now()). */
 interface Arrival {
+  /** Its connection began to read the chunk that carried it (nats.js's parser). */
+  read: number;
   /** The NATS callback began. */
   entry: number;
   /** The frame reached the measuring code (parsed, or delivered on `beat$`). */
@@ -84,7 +105,7 @@ interface Arrival {
 }
 
 /** Times of the client's path through its hot functions, for the frame being handled now. */
-const clientPath = { receiveEntry: 0, engineEntry: 0 };
+const clientPath = { read: 0, receiveEntry: 0, engineEntry: 0 };
 
 /**
  * Wraps the hot path's entry points to stamp them. Both are prototype methods that the client
@@ -94,6 +115,7 @@ function instrumentClientPath(): void {
   const receive = FrameIntake.prototype.receive;
   FrameIntake.prototype.receive = function (this: FrameIntake, ...args) {
     clientPath.receiveEntry = performance.now();
+    clientPath.read = lastRead;
     return receive.apply(this, args);
   };
   const frame = BeatEngine.prototype.frame;
@@ -152,17 +174,16 @@ function profileSummary(): Record<string, { calls: number; p50Us: number; p90Us:
   return result;
 }
 
-/** Latency of each frame the other side did not hold up: see the file comment. */
-function aloneLatency(
-  sentAt: number,
-  mine: Arrival,
-  other: Arrival | undefined,
-): { latency: number; waited: boolean } {
+/**
+ * Latency of a frame less the time the other side held the event loop before this side could
+ * read it: from the other side's read of its own copy (nats.js parsing, its callback) to its
+ * callback's return. See the file comment.
+ */
+function aloneLatency(sentAt: number, mine: Arrival, other: Arrival | undefined): number {
   const latency = mine.delivered - sentAt;
-  if (other === undefined || other.entry >= mine.entry || other.entry < sentAt) {
-    return { latency, waited: false };
-  }
-  return { latency: latency - (Math.min(other.exit, mine.entry) - other.entry), waited: true };
+  if (other === undefined || other.read >= mine.read) return latency;
+  const heldFrom = Math.max(other.read, sentAt);
+  return latency - Math.max(0, Math.min(other.exit, mine.read) - heldFrom);
 }
 
 /** What one round recorded: publish times, and each side's arrivals, by beat index. */
@@ -195,7 +216,7 @@ async function rawSubscriber(
       const entry = performance.now();
       if (err) return;
       const frame = JSON.parse(decoder.decode(msg.data)) as { beat_index: number };
-      const arrival = { entry, delivered: performance.now(), exit: 0 };
+      const arrival = { read: lastRead, entry, delivered: performance.now(), exit: 0 };
       arrivals.set(frame.beat_index, arrival);
       entries?.set(frame.beat_index, entry);
       arrival.exit = performance.now();
@@ -203,6 +224,13 @@ async function rawSubscriber(
   });
   await connection.flush();
   return connection;
+}
+
+/** Who listens in a round; with both, `clientFirst` says who subscribes first. */
+interface Sides {
+  raw: boolean;
+  client: boolean;
+  clientFirst?: boolean;
 }
 
 /**
@@ -213,7 +241,7 @@ async function runRound(
   url: string,
   tempoBpm: number,
   seconds: number,
-  sides: { raw: boolean; client: boolean },
+  sides: Sides,
 ): Promise<Round> {
   const clusterId = `latency${tempoBpm}r${++rounds}`;
   const round: Round = {
@@ -223,7 +251,8 @@ async function runRound(
     engineAt: new Map(),
     rejected: 0,
   };
-  const rawConnection = sides.raw ? await rawSubscriber(url, clusterId, round.raw) : null;
+  const subscribeRaw = () => (sides.raw ? rawSubscriber(url, clusterId, round.raw) : null);
+  const rawFirst = sides.clientFirst === true ? null : await subscribeRaw();
   // The control run: a second raw subscriber in the client's place (an A/A comparison).
   const controlConnection =
     sides.client && control
@@ -237,11 +266,17 @@ async function runRound(
   sdk?.beat$.subscribe((beat) => {
     const now = performance.now();
     if (beat.source !== 'pulse') return;
-    delivered = { entry: clientPath.receiveEntry, delivered: now, exit: 0 };
+    delivered = {
+      read: clientPath.read,
+      entry: clientPath.receiveEntry,
+      delivered: now,
+      exit: 0,
+    };
     round.client.set(beat.beat_index, delivered);
     round.engineAt.set(beat.beat_index, clientPath.engineEntry);
   });
   await sdk?.start();
+  const rawConnection = sides.clientFirst === true ? await subscribeRaw() : rawFirst;
   // Where the client's NATS callback ends (its last step is a cheap health refresh).
   const intakeReceive = FrameIntake.prototype.receive;
   FrameIntake.prototype.receive = function (this: FrameIntake, ...args) {
@@ -292,7 +327,7 @@ function ratios(raw: LatencySummary, client: LatencySummary) {
 }
 
 /** Latencies and splits of rounds (ms). */
-function analyse(roundsToAnalyse: readonly Round[], sides: { raw: boolean; client: boolean }) {
+function analyse(roundsToAnalyse: readonly Round[], sides: Sides) {
   const rawAll: number[] = [];
   const rawAlone: number[] = [];
   const clientAll: number[] = [];
@@ -303,6 +338,10 @@ function analyse(roundsToAnalyse: readonly Round[], sides: { raw: boolean; clien
   const handler: number[] = [];
   const wholeCallback: number[] = [];
   const natsToCallback: number[] = [];
+  const rawRead: number[] = [];
+  const rawParse: number[] = [];
+  const clientRead: number[] = [];
+  const clientParse: number[] = [];
   const parse: number[] = [];
   const rawServedFirst: number[] = [];
   const clientServedFirst: number[] = [];
@@ -318,14 +357,18 @@ function analyse(roundsToAnalyse: readonly Round[], sides: { raw: boolean; clien
       if ((sides.raw && !r) || (sides.client && !c)) missing++;
       if (r) {
         rawAll.push(r.delivered - sent);
-        rawAlone.push(aloneLatency(sent, r, c).latency);
+        rawAlone.push(aloneLatency(sent, r, c));
         natsToCallback.push(r.entry - sent);
+        rawRead.push(r.read - sent);
+        rawParse.push(r.entry - r.read);
         parse.push(r.delivered - r.entry);
       }
       if (c) {
         clientAll.push(c.delivered - sent);
-        clientAlone.push(aloneLatency(sent, c, r).latency);
+        clientAlone.push(aloneLatency(sent, c, r));
         natsToIntake.push(c.entry - sent);
+        clientRead.push(c.read - sent);
+        clientParse.push(c.entry - c.read);
         const engineEntry = round.engineAt.get(index)!;
         judge.push(engineEntry - c.entry);
         engineToSubscriber.push(c.delivered - engineEntry);
@@ -333,7 +376,7 @@ function analyse(roundsToAnalyse: readonly Round[], sides: { raw: boolean; clien
         if (c.exit > 0) wholeCallback.push(c.exit - c.entry);
       }
       if (r && c) {
-        if (r.entry < c.entry) rawServedFirst.push(r.delivered - sent);
+        if (r.read < c.read) rawServedFirst.push(r.delivered - sent);
         else clientServedFirst.push(c.delivered - sent);
       }
     }
@@ -360,12 +403,19 @@ function analyse(roundsToAnalyse: readonly Round[], sides: { raw: boolean; clien
       : {}),
     clientSplits: {
       natsToIntakeMs: summarize(natsToIntake),
+      sentToReadMs: summarize(clientRead),
+      readToCallbackMs: summarize(clientParse),
       judgeMs: summarize(judge),
       engineToSubscriberMs: summarize(engineToSubscriber),
       handlerMs: summarize(handler),
       wholeCallbackMs: summarize(wholeCallback),
     },
-    rawSplits: { natsToCallbackMs: summarize(natsToCallback), parseMs: summarize(parse) },
+    rawSplits: {
+      natsToCallbackMs: summarize(natsToCallback),
+      sentToReadMs: summarize(rawRead),
+      readToCallbackMs: summarize(rawParse),
+      parseMs: summarize(parse),
+    },
   };
 }
 
@@ -376,15 +426,21 @@ function analyse(roundsToAnalyse: readonly Round[], sides: { raw: boolean; clien
  */
 async function measureRate(url: string, tempoBpm: number, seconds: number) {
   if (profiling) profileSummary(); // drops what earlier rates left
-  log(`${tempoBpm} BPM: both sides on the same frames for ${seconds} s`);
-  const both = { raw: true, client: true };
-  const sameFrames = analyse([await runRound(url, tempoBpm, seconds, both)], both);
-  const profiled = profiling ? profileSummary() : undefined;
   const alternations = Math.max(
     1,
     Math.min(ALTERNATIONS, Math.floor(seconds / 2 / MIN_ROUND_SECONDS)),
   );
   const roundSeconds = seconds / 2 / alternations;
+  log(`${tempoBpm} BPM: both sides on the same frames, ${alternations} × ${roundSeconds * 2} s`);
+  // Which subscriber the server writes to first decides who waits: each side subscribes first
+  // in half the rounds.
+  const sameFrameRounds: Round[] = [];
+  for (let i = 0; i < alternations; i++) {
+    const sides = { raw: true, client: true, clientFirst: i % 2 === 1 };
+    sameFrameRounds.push(await runRound(url, tempoBpm, roundSeconds * 2, sides));
+  }
+  const sameFrames = analyse(sameFrameRounds, { raw: true, client: true });
+  const profiled = profiling ? profileSummary() : undefined;
   log(`${tempoBpm} BPM: alternating rounds, ${alternations} × ${roundSeconds} s each side`);
   const rawRounds: Round[] = [];
   const clientRounds: Round[] = [];
@@ -451,6 +507,7 @@ async function main(): Promise<void> {
   const url = process.env.NATS_URL ?? server!.url;
   if (profiling) profileClientPath();
   instrumentClientPath();
+  stampReads();
   try {
     // Realistic first: the fast rate warms the JIT, which must not flatter the realistic one.
     const realistic = await measureRate(url, REALISTIC_BPM, realisticSeconds);

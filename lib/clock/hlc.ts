@@ -192,7 +192,7 @@ export class HybridLogicalClock {
    *
    * @example
    * ```ts
-   * clock.receiveLater(frame.hlc, (merged) => (merged === null ? refused++ : merged++));
+   * clock.receiveLater(frame.hlc, (result) => (result === null ? refused++ : merged++));
    * deliver(frame); // a tick() in here merges first
    * clock.settle(); // merged now, if nothing read the clock meanwhile
    * ```

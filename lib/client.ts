@@ -271,7 +271,7 @@ export class BackbeatClient implements AsyncDisposable {
     });
     if (outcome === 'connected') {
       await firstConnection;
-    } else {
+    } else if (outcome === 'unreachable') {
       // The link may have given up already (maxReconnects reached): its reason says so.
       this.reason = this.link.failure ?? 'NATS unreachable: dialling in the background';
       this.engine.markUnreachable();

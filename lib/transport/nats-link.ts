@@ -35,8 +35,8 @@ export type LinkEvent =
   /** nats.js gave up (or the first dial did): the link stays down until stopped. */
   | { type: 'gave-up'; reason: string };
 
-/** The first open's outcome. */
-export type OpenOutcome = 'connected' | 'unreachable';
+/** The first open's outcome: `'closed'` when the link was closed before either. */
+export type OpenOutcome = 'connected' | 'unreachable' | 'closed';
 
 /**
  * One NATS connection and its life: the SDK owns the first dial (each try limited by
@@ -63,6 +63,8 @@ export class NatsLink {
   private lastFailure: string | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private wakeRetry: (() => void) | null = null;
+  /** Settles a pending `open()`: `close()` ends it at once. */
+  private settleOpen: ((outcome: OpenOutcome) => void) | null = null;
   private readonly backoff: Backoff;
 
   private constructor(
@@ -113,8 +115,9 @@ export class NatsLink {
 
   /**
    * Dial until connected or closed. Resolves `'connected'`, or `'unreachable'` once the first
-   * try failed or `connectTimeoutMs` passed (dialling goes on in the background); rejects with
-   * `ConnectionError` when the server refuses the client (authentication, authorization, TLS).
+   * try failed or `connectTimeoutMs` passed (dialling goes on in the background), or `'closed'`
+   * when `close()` comes first; rejects with `ConnectionError` when the server refuses the
+   * client (authentication, authorization, TLS).
    */
   open(): Promise<OpenOutcome> {
     const options = this.options;
@@ -125,11 +128,13 @@ export class NatsLink {
       const settle = (outcome: OpenOutcome | ConnectionError) => {
         if (settled) return;
         settled = true;
+        this.settleOpen = null;
         clearTimeout(deadline);
         if (outcome instanceof ConnectionError) reject(outcome);
         else resolve(outcome);
       };
       const deadline = setTimeout(() => settle('unreachable'), options.connectTimeoutMs);
+      this.settleOpen = settle;
       void this.dialLoop(options, settle);
     });
   }
@@ -255,6 +260,7 @@ export class NatsLink {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.settleOpen?.('closed');
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.wakeRetry?.();
     // nats.js status feeds are QueuedIterators: stop() ends them (a shared connection lives on).

@@ -122,6 +122,25 @@ describe('client connection', () => {
       expect(beats.values.map((beat) => beat.beat_index).slice(0, 3)).toEqual([0, 1, 2]);
       await expect(client.stop({ timeoutMs: 100 })).resolves.toEqual({ dropped: 0 });
     });
+
+    it('stopped while start() dials it, neither degrades nor warns after the stop', async () => {
+      const logger = recordingLogger();
+      const client = makeClient({
+        clusterId: 'conn-silent-stop',
+        agentId: 'a',
+        natsUrl: `nats://127.0.0.1:${port}`,
+        connectTimeoutMs: 5000,
+        logger,
+        ...FAST,
+      });
+      const dialled = new Promise((resolve) => silent.once('connection', resolve));
+      const started = client.start();
+      await dialled;
+      await client.stop({ timeoutMs: 100 });
+      await started;
+      expect(logger.lines('warn', 'unreachable')).toEqual([]);
+      expect(client.metrics().beats.synthetic).toBe(0);
+    });
   });
 
   describe('a token-protected server', () => {

@@ -2,7 +2,8 @@
  * Dialling NATS for the command: one attempt at start, with errors that say what to do, and
  * connection events reported on stderr.
  */
-import { connect, Events, type NatsConnection } from 'nats';
+import { Events, type NatsConnection } from 'nats';
+import { connectNats } from '../transport/dial';
 import { DEFAULT_PULSE_NATS_URL } from '../pulse/options';
 import { CliRuntimeError, type TextSink } from './cli-io';
 
@@ -73,7 +74,7 @@ export async function dialNats(
   options: { name: string; reconnect: boolean },
 ): Promise<NatsConnection> {
   try {
-    return await connect({
+    return await connectNats({
       servers: [...servers],
       name: options.name,
       timeout: CONNECT_TIMEOUT_MS,

@@ -3,7 +3,8 @@
  * schedule. The examples, tests and benchmarks run against it; `backbeat pulse` runs it from the
  * command line.
  */
-import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
+import { connectNats } from '../transport/dial';
 import { HybridLogicalClock } from '../clock/hlc';
 import { parseSigningKey } from '../crypto/keys';
 import { ConnectionError } from '../errors';
@@ -168,7 +169,7 @@ export async function startPulse(options: PulseOptions): Promise<Pulse> {
 /** Dials NATS for the pulse: reconnect for ever, quickly. */
 async function dial(servers: string | string[], pulseId: string): Promise<NatsConnection> {
   try {
-    return await connect({
+    return await connectNats({
       servers,
       name: `backbeat-${pulseId}`,
       maxReconnectAttempts: -1,

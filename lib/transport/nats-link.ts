@@ -1,5 +1,4 @@
 import {
-  connect,
   Events,
   DebugEvents,
   type ConnectionOptions,
@@ -11,6 +10,7 @@ import { Subject, type Observable } from 'rxjs';
 import { ConnectionError } from '../errors';
 import type { Logger } from '../config';
 import { Backoff } from './backoff';
+import { connectNats } from './dial';
 
 /** Settings of a {@link NatsLink}; the client passes its resolved config. */
 export interface NatsLinkOptions {
@@ -145,7 +145,7 @@ export class NatsLink {
   ): Promise<void> {
     for (let attempt = 0; !this.closing; attempt++) {
       try {
-        const nc = await connect({
+        const nc = await connectNats({
           ...options.natsOptions,
           servers: options.servers,
           timeout: options.connectTimeoutMs,

@@ -88,10 +88,12 @@ describe('client connection', () => {
   describe('a host that accepts TCP but never speaks NATS', () => {
     let silent: Server;
     const sockets = new Set<Socket>();
+    let accepted = 0;
     let port: number;
 
     beforeAll(async () => {
       silent = createServer((socket) => {
+        accepted++;
         sockets.add(socket);
         socket.on('close', () => sockets.delete(socket));
       });
@@ -121,6 +123,31 @@ describe('client connection', () => {
       expect(beats.values.every((beat) => beat.source === 'synthetic')).toBe(true);
       expect(beats.values.map((beat) => beat.beat_index).slice(0, 3)).toEqual([0, 1, 2]);
       await expect(client.stop({ timeoutMs: 100 })).resolves.toEqual({ dropped: 0 });
+    });
+
+    it('closes each dial it gives up on: sockets do not pile up while it retries', async () => {
+      const client = makeClient({
+        clusterId: 'conn-silent-retries',
+        agentId: 'a',
+        natsUrl: `nats://127.0.0.1:${port}`,
+        connectTimeoutMs: 100,
+        reconnectDelayMs: 10,
+        maxReconnectDelayMs: 20,
+      });
+      const before = accepted;
+      const fourDials = new Promise<void>((resolve) => {
+        const onConnection = () => {
+          if (accepted - before < 4) return;
+          silent.off('connection', onConnection);
+          resolve();
+        };
+        silent.on('connection', onConnection);
+      });
+      await client.start();
+      await fourDials;
+      // The three dials given up on are closed; only the one in progress may be open.
+      expect(sockets.size).toBeLessThanOrEqual(1);
+      await client.stop({ timeoutMs: 100 });
     });
 
     it('stopped while start() dials it, neither degrades nor warns after the stop', async () => {

@@ -149,10 +149,11 @@ interface SyntheticSchedule {
  * `period + jitterToleranceMs` of silence, synthetic beats on an absolute schedule, recovery on
  * the first pulse frame (PROTOCOL.md section 9).
  *
- * Streams are hot (a {@link Broadcast} each), never replay, and complete on {@link stop}. For each delivered
- * beat, in this order: `leadObserver`, `beats$`, then `downbeats$` when it is the first beat of
- * its window (or starts a new timeline), then `afterDelivery`. State is updated before any of
- * them is told. Timeline resets are flagged on the beat and counted; logging them is the caller's.
+ * Streams are hot (a {@link Broadcast} each), never replay, and complete on {@link stop}. For
+ * each delivered beat, in this order: `leadObserver`, `beats$`, then `downbeats$` when it is the
+ * first beat of its window (or starts a new timeline), then `afterDelivery`. State is updated
+ * before any of them is told. Timeline resets are flagged on the beat and counted; logging them
+ * is the caller's.
  *
  * @example
  * const engine = new BeatEngine({ clusterId: 'c', agentId: 'a', jitterToleranceMs: 100,

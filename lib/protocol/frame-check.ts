@@ -1,7 +1,9 @@
 /**
- * A fast path for the common case of the frame judge: a plainly valid BeatFrame is recognised by
- * a few `typeof` tests and regular expressions instead of a zod parse, which V8 never warms up at
- * ten frames a second (100–170 µs a parse, against a few µs here). Anything unusual falls back to
+ * The frame judge's second fast path, for a parsed frame that is not in the writers' form (see
+ * frame-text.ts: another field order, whitespace, extra fields): a plainly valid BeatFrame is
+ * recognised by a few `typeof` tests and regular expressions instead of a zod parse, which V8
+ * never warms up at ten frames a second (100–170 µs a parse, against a few µs here). Anything
+ * unusual falls back to
  * {@link BeatFrameSchema}, which stays the one source of the type and of the error detail; a
  * property test proves this check never accepts what the schema rejects and returns exactly what
  * the schema returns.

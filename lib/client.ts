@@ -24,7 +24,9 @@ import { registerSharedBeatSource, SharedBudgetIndex } from './beats/budget-inde
 import { makeDefaultTaskId } from './claims/default-task-id';
 import { sealClaim } from './claims/seal-claim';
 import { validateClaimInput } from './claims/validate-claim-input';
+import { carriedWallClock } from './clock/carried-wall-clock';
 import { HybridLogicalClock } from './clock/hlc';
+import { monotonicNow } from './clock/monotonic-now';
 import { resolveConfig, type Config, type ResolvedConfig } from './config';
 import {
   BeatBudgetExceededError,
@@ -90,7 +92,10 @@ export interface ClientRuntime {
   readonly scheduler?: SchedulerLike;
   /** Monotonic ms. Default `performance.now()` (the scheduler's clock for a virtual one). */
   readonly now?: () => number;
-  /** Wall clock, ms since the epoch: HLC stamps, `receivedAtMs`, drift. Default `Date.now`. */
+  /**
+   * Wall clock, ms since the epoch: `receivedAtMs`, drift, and (as `now` carries it) HLC stamps.
+   * Default `Date.now`.
+   */
   readonly wallNow?: () => number;
 }
 
@@ -124,6 +129,9 @@ export class BackbeatClient implements AsyncDisposable {
 
   private readonly config: ResolvedConfig;
   private readonly wallNow: () => number;
+  private readonly monoNow: () => number;
+  /** The HLC's `pt`: the wall clock as the monotonic clock carries it. */
+  private readonly carriedNow: () => number;
   private readonly clock: HybridLogicalClock;
   private readonly engine: BeatEngine;
   private readonly intake: FrameIntake;
@@ -169,9 +177,11 @@ export class BackbeatClient implements AsyncDisposable {
     this.config = resolveConfig(config);
     const { clusterId, agentId, logger } = this.config;
     this.wallNow = runtime.wallNow ?? Date.now;
+    this.monoNow = runtime.now ?? monotonicNow(runtime.scheduler);
+    this.carriedNow = carriedWallClock({ wallNow: this.wallNow, monoNow: this.monoNow });
     this.clock = new HybridLogicalClock(agentId, {
       maxSkewMs: this.config.maxClockSkewMs,
-      physicalNow: this.wallNow,
+      physicalNow: this.carriedNow,
     });
     this.budgets = new SharedBudgetIndex();
     this.engine = new BeatEngine({
@@ -182,7 +192,7 @@ export class BackbeatClient implements AsyncDisposable {
       fallbackTempoBpm: this.config.fallbackTempoBpm,
       clock: this.clock,
       scheduler: runtime.scheduler,
-      now: runtime.now,
+      now: this.monoNow,
       wallNow: this.wallNow,
       // Plain calls, not subscriptions: the budgets see each beat before any user does, and the
       // health refresh waits until every user has had it.
@@ -196,7 +206,7 @@ export class BackbeatClient implements AsyncDisposable {
         acceptLegacyFrames: this.config.acceptLegacyFrames,
         trustedPulseKeys: this.config.trustedPulseKeys,
         maxClockSkewMs: this.config.maxClockSkewMs,
-        physicalNow: this.wallNow,
+        physicalNow: this.carriedNow,
         legacy: () => {
           const { beatsPerBar, tempoBpm } = this.engine.state;
           return { beatsPerBar, tempoBpm, hlc: this.clock.tick() };
@@ -287,7 +297,7 @@ export class BackbeatClient implements AsyncDisposable {
     switch (event.type) {
       case 'connected':
         this.reason = null;
-        this.connectedSince = this.wallNow();
+        this.connectedSince = this.monoNow();
         void this.attach(event.connection).then(
           () => this.connections.next(event.connection),
           (err: unknown) => {
@@ -307,7 +317,7 @@ export class BackbeatClient implements AsyncDisposable {
         break;
       case 'reconnected':
         this.reason = null;
-        this.connectedSince = this.wallNow();
+        this.connectedSince = this.monoNow();
         break;
       case 'permission-error':
         this.noteError();
@@ -581,12 +591,14 @@ export class BackbeatClient implements AsyncDisposable {
    * client.statusClaims$({ trustedKeys: { 'agent-a': publicKeyBase64 } })
    *   .subscribe((verdict) => console.log(verdict.ok ? verdict.claim.state : verdict.reason));
    * ```
-   * @param options `verifyStatus` options, and `deliver`.
+   * @param options `verifyStatus` options, and `deliver`. `physicalNow` defaults to the client's
+   * own clock: the wall clock as the monotonic clock carries it, which a short step does not move.
    * @return Verdicts, until unsubscribed or `stop()`.
    */
   statusClaims$(options: StatusClaimsOptions = {}): Observable<StatusVerdict> {
     const { deliver = 'new', ...verifyOptions } = options;
-    const verify = verifyStatus(verifyOptions);
+    // The client's observer judges by the client's own carried clock unless told otherwise.
+    const verify = verifyStatus({ physicalNow: this.carriedNow, ...verifyOptions });
     return defer(() => {
       this.assertNotStopped('statusClaims$');
       const connection =
@@ -747,7 +759,7 @@ export class BackbeatClient implements AsyncDisposable {
   metrics(): ClientMetrics {
     const { counters } = this.engine.state;
     const status = this.publisher.metrics();
-    const connectedNow = this.connectedSince === null ? 0 : this.wallNow() - this.connectedSince;
+    const connectedNow = this.connectedSince === null ? 0 : this.monoNow() - this.connectedSince;
     return {
       connection: {
         connected: this.link?.connected ? 1 : 0,
@@ -808,7 +820,7 @@ export class BackbeatClient implements AsyncDisposable {
 
   private addConnectedTime(): void {
     if (this.connectedSince !== null) {
-      this.connectedTotalMs += this.wallNow() - this.connectedSince;
+      this.connectedTotalMs += this.monoNow() - this.connectedSince;
       this.connectedSince = null;
     }
   }

@@ -28,6 +28,7 @@ export { beatSubject, statusSubject, statusWildcard } from './protocol/subjects'
 export type { Beat, BeatSource } from './beats/beat';
 
 export { HybridLogicalClock } from './clock/hlc';
+export { carriedWallClock, type CarriedWallClockOptions } from './clock/carried-wall-clock';
 export { generateSigningKey } from './crypto/keys';
 
 export {

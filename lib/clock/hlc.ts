@@ -4,6 +4,7 @@
  */
 import { isToken } from '../protocol/subjects';
 import { HLC_PATTERN } from '../protocol/text';
+import { carriedWallClock } from './carried-wall-clock';
 
 /** Largest `l` the 12-hex-digit text form can hold: 2^48−1 ms (about the year 10889). */
 export const MAX_HLC_PHYSICAL = 0xffff_ffff_ffff;
@@ -27,7 +28,11 @@ export interface HlcStamp {
  * ```
  */
 export interface HybridLogicalClockOptions {
-  /** The wall clock in ms since the epoch. Default `Date.now`. */
+  /**
+   * The wall clock in ms since the epoch, used as given. Default: `Date.now` as the monotonic
+   * clock carries it ({@link carriedWallClock}), so that a wall-clock step undone within a
+   * minute never reaches a stamp.
+   */
   readonly physicalNow?: () => number;
   /** Stamps further ahead of the wall clock than this (ms) are rejected. Default 60000. */
   readonly maxSkewMs?: number;
@@ -107,7 +112,7 @@ export class HybridLogicalClock {
     if (!isToken(nodeId)) {
       throw new RangeError(`nodeId must be 1 to 128 of A-Z a-z 0-9 _ -, got ${String(nodeId)}`);
     }
-    const { physicalNow = Date.now, maxSkewMs = 60000 } = options;
+    const { physicalNow = carriedWallClock(), maxSkewMs = 60000 } = options;
     if (typeof maxSkewMs !== 'number' || Number.isNaN(maxSkewMs) || maxSkewMs < 0) {
       throw new RangeError(`maxSkewMs must be a number ≥ 0, got ${String(maxSkewMs)}`);
     }

@@ -10,7 +10,8 @@ export class RateLimitedLog {
   constructor(
     private readonly logger: Logger,
     private readonly intervalMs = 10_000,
-    private readonly now: () => number = Date.now,
+    // Monotonic: with the wall clock, a step back would silence each kind for the step's length.
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Warn about `key` unless it was said within the interval; `details` go in the log object. */

@@ -48,13 +48,36 @@ describe('HybridLogicalClock', () => {
     expect(clock.tick()).toBe('018bcfe56800:0001:agent-1');
   });
 
-  it('uses Date.now and a 60000 ms skew by default', () => {
+  it('uses Date.now (as the monotonic clock carries it) and a 60000 ms skew by default', () => {
     const clock = new HybridLogicalClock('agent-1');
     const before = Date.now();
     const l = hlcPhysicalMs(clock.tick())!;
-    expect(l).toBeGreaterThanOrEqual(before);
+    // Carried from a whole-ms Date.now read at start: up to 1 ms behind it.
+    expect(l).toBeGreaterThanOrEqual(before - 1);
     expect(l).toBeLessThanOrEqual(Date.now());
     expect(clock.receive(formatHlc(Date.now() + 600000, 0, 'pulse'))).toBeNull();
+  });
+
+  it('by default, is not moved by a wall-clock step an hour ahead', () => {
+    const clock = new HybridLogicalClock('agent-1');
+    const before = Date.now();
+    const stepped = jest.spyOn(Date, 'now').mockImplementation(() => before + 3_600_000);
+    let l: number;
+    try {
+      l = hlcPhysicalMs(clock.tick())!;
+    } finally {
+      stepped.mockRestore();
+    }
+    expect(l).toBeLessThanOrEqual(Date.now());
+    expect(l).toBeGreaterThanOrEqual(before - 1);
+  });
+
+  it('uses a given physicalNow as it is', () => {
+    let wall = 1_700_000_000_000;
+    const clock = new HybridLogicalClock('agent-1', { physicalNow: () => wall });
+    clock.tick();
+    wall += 3_600_000;
+    expect(hlcPhysicalMs(clock.tick())).toBe(wall);
   });
 
   it.each([

@@ -100,7 +100,10 @@ export const PulseOptionsSchema = z.strictObject({
   scheduler: z
     .custom<PulseScheduler>(isScheduler, { message: 'must have now() and schedule()' })
     .default(realTimeScheduler),
-  /** Wall clock in ms since the epoch, for `hlc` and `deadline_at`. Default `Date.now`. */
+  /**
+   * Wall clock in ms since the epoch: `deadline_at`, and `hlc` as the scheduler's clock carries it
+   * (a step undone within a minute never reaches a stamp). Default `Date.now`.
+   */
   physicalNow: z
     .custom<() => number>(isFunction, { message: 'must be a function' })
     .default(() => () => Date.now()),

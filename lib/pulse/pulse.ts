@@ -5,6 +5,7 @@
  */
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
 import { connectNats } from '../transport/dial';
+import { carriedWallClock } from '../clock/carried-wall-clock';
 import { HybridLogicalClock } from '../clock/hlc';
 import { parseSigningKey } from '../crypto/keys';
 import { ConnectionError } from '../errors';
@@ -107,7 +108,11 @@ export async function startPulse(options: PulseOptions): Promise<Pulse> {
   const { clusterId, pulseId, beatsPerBar, phases, physicalNow, onError } = config;
   const ownsConnection = config.connection === undefined;
   const connection = config.connection ?? (await dial(config.natsUrl, pulseId));
-  const clock = new HybridLogicalClock(pulseId, { physicalNow });
+  // Stamps take the wall clock as the schedule's monotonic clock carries it: a step of this
+  // host's clock undone within a minute must not leave every later frame an hour ahead.
+  const clock = new HybridLogicalClock(pulseId, {
+    physicalNow: carriedWallClock({ wallNow: physicalNow, monoNow: () => config.scheduler.now() }),
+  });
   const subject = beatSubject(clusterId);
 
   const report = (error: unknown) => {

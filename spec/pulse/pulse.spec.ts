@@ -105,6 +105,28 @@ describe('startPulse on a shared connection', () => {
     await pulse.stop();
   });
 
+  it('stamps on the wall clock as its scheduler carries it: an hour stepped for 12 s leaves no trace', async () => {
+    let stepMs = 0;
+    const scheduler = new ManualPulseScheduler();
+    const { pulse, published } = await manualPulse({
+      scheduler,
+      physicalNow: () => WALL_START_MS + scheduler.now() + stepMs,
+    });
+    scheduler.advanceTo(5000);
+    stepMs = 3_600_000;
+    scheduler.advanceTo(17_000);
+    stepMs = 0;
+    scheduler.advanceTo(30_000);
+    const leads = published.map(
+      (p) => parseInt(p.frame.hlc.slice(0, 12), 16) - (WALL_START_MS + p.frame.beat_index * 500),
+    );
+    expect(published).toHaveLength(61);
+    expect(new Set(leads)).toEqual(new Set([0]));
+    // deadline_at is a wall instant: it says what the wall clock said.
+    expect(Date.parse(published[20].frame.deadline_at)).toBe(WALL_START_MS + 21 * 500 + 3_600_000);
+    await pulse.stop();
+  });
+
   it('starts at startIndex', async () => {
     const { scheduler, pulse, published } = await manualPulse({ startIndex: 1000 });
     scheduler.advanceTo(500);

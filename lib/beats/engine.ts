@@ -105,9 +105,8 @@ export interface BeatEngineOptions {
   /** Tempo of synthetic frames when no tempo was ever seen (1–6000). */
   readonly fallbackTempoBpm: number;
   /**
-   * The agent's HLC: pulse stamps are merged into it (with `receiveLater`, settled once the beat
-   * is delivered: a subscriber that reads the clock merges it first), synthetic frames are
-   * stamped by it.
+   * The agent's HLC: pulse stamps are merged into it before their beat is delivered, synthetic
+   * frames are stamped by it.
    */
   readonly clock: EngineClock;
   /**
@@ -131,7 +130,7 @@ export interface BeatEngineOptions {
 }
 
 /** What the engine needs of the agent's {@link HybridLogicalClock}. */
-export type EngineClock = Pick<HybridLogicalClock, 'tick' | 'receiveLater' | 'settle'>;
+export type EngineClock = Pick<HybridLogicalClock, 'tick' | 'receive'>;
 
 type MutableCounters = { -readonly [K in keyof BeatEngineCounters]: BeatEngineCounters[K] };
 
@@ -177,11 +176,6 @@ export class BeatEngine {
   private readonly clock: EngineClock;
   private readonly leadObserver: Pick<Observer<Beat>, 'next' | 'complete'> | undefined;
   private readonly afterDelivery: ((beat: Beat) => void) | undefined;
-  /** Counts the result of each deferred merge (one function for every frame). */
-  private readonly countMerge = (merged: string | null): void => {
-    if (merged !== null) this.counters.hlcMerged++;
-    else this.counters.hlcMergesSkipped++;
-  };
   private readonly clusterId: string;
   private readonly agentId: string;
   private readonly toleranceMs: number;
@@ -282,7 +276,6 @@ export class BeatEngine {
 
   /** A frozen snapshot of the engine's state and counters. */
   get state(): BeatEngineState {
-    this.clock.settle(); // the merge counters must be current
     return Object.freeze({
       currentBeat: this.currentBeat,
       windowId: this.currentBeat?.window_id ?? '',
@@ -393,7 +386,6 @@ export class BeatEngine {
 
   /** What a frame leaves to do once its beat is delivered: off the path to subscribers. */
   private afterFrame(): void {
-    this.clock.settle();
     this.armSilenceTimer();
   }
 
@@ -416,9 +408,11 @@ export class BeatEngine {
 
   private mergeStamp(judged: JudgedFrame): void {
     if (judged.source !== 'pulse') return; // legacy frames carry the agent's own stamp
-    if (judged.hlcSkew) this.counters.hlcMergesSkipped++;
-    // Merged once the beat is delivered: off the path from frame to subscribers.
-    else this.clock.receiveLater(judged.frame.hlc, this.countMerge);
+    if (!judged.hlcSkew && this.clock.receive(judged.frame.hlc) !== null) {
+      this.counters.hlcMerged++;
+    } else {
+      this.counters.hlcMergesSkipped++;
+    }
   }
 
   private currentDriftMs(): number {

@@ -96,9 +96,6 @@ export class HybridLogicalClock {
   private l = 0;
   private c = 0;
   private text: string;
-  /** A stamp left by {@link receiveLater}, merged before the clock is next read or advanced. */
-  private pendingStamp: string | null = null;
-  private pendingMerged: ((result: string | null) => void) | undefined = undefined;
 
   /**
    * @param nodeId This node's id (the agent id, or the pulse id): a NATS token.
@@ -135,7 +132,6 @@ export class HybridLogicalClock {
    * grow any more.
    */
   tick(): string {
-    this.settle();
     const pt = this.wallClock();
     const l = Math.max(this.l, pt);
     const next = this.advance(l, l === this.l ? this.c + 1 : 0);
@@ -157,7 +153,6 @@ export class HybridLogicalClock {
    * or more than `maxSkewMs` ahead of the wall clock.
    */
   receive(stamp: string): string | null {
-    this.settle();
     const message = parseHlc(stamp);
     if (message === null) return null;
     const pt = this.wallClock();
@@ -185,45 +180,7 @@ export class HybridLogicalClock {
    * @return Its text; before any event, the `(0, 0)` stamp.
    */
   current(): string {
-    this.settle();
     return this.text;
-  }
-
-  /**
-   * Merges `stamp` as {@link receive} would, but only when the clock is next read or advanced
-   * (`tick`, `receive`, `current`, `settle`), so that a message can be handed on first: every
-   * stamp the clock gives afterwards is still ordered after it. A stamp already waiting is merged
-   * first.
-   *
-   * @example
-   * ```ts
-   * clock.receiveLater(frame.hlc, (result) => (result === null ? refused++ : merged++));
-   * deliver(frame); // a tick() in here merges first
-   * clock.settle(); // merged now, if nothing read the clock meanwhile
-   * ```
-   * @param stamp The message's stamp text.
-   * @param onMerged Told the result of the merge, as `receive` returns it, when it happens.
-   * @internal
-   */
-  receiveLater(stamp: string, onMerged?: (result: string | null) => void): void {
-    if (this.pendingStamp !== null) this.settle();
-    this.pendingStamp = stamp;
-    this.pendingMerged = onMerged;
-  }
-
-  /**
-   * Merges the stamp left by {@link receiveLater}, if one is waiting.
-   *
-   * @internal
-   */
-  settle(): void {
-    const stamp = this.pendingStamp;
-    if (stamp === null) return;
-    const onMerged = this.pendingMerged;
-    this.pendingStamp = null;
-    this.pendingMerged = undefined;
-    const result = this.receive(stamp);
-    onMerged?.(result);
   }
 
   /** The wall clock as whole ms within the range the text form can hold. */

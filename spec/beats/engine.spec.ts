@@ -753,7 +753,7 @@ describe('BeatEngine', () => {
       });
     });
 
-    it('merges after the beat reached every subscriber, yet a subscriber that reads the clock is stamped after the frame', () => {
+    it('merges before the beat reaches any subscriber: a subscriber that reads the clock is stamped after the frame', () => {
       const scheduler = testScheduler();
       const seen: string[] = [];
       scheduler.run(() => {
@@ -774,9 +774,9 @@ describe('BeatEngine', () => {
         });
       });
       expect(seen).toEqual([
-        'receive calls 0',
-        'then receive calls 0',
         'receive calls 1',
+        'then receive calls 1',
+        'receive calls 2',
         'tick after',
         'then receive calls 2',
       ]);

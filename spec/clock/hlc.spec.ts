@@ -229,54 +229,6 @@ describe('HybridLogicalClock', () => {
   });
 });
 
-describe('HybridLogicalClock.receiveLater', () => {
-  it('merges when the clock is next read or advanced, exactly as receive() would have then', () => {
-    for (const read of ['tick', 'current', 'settle', 'receive'] as const) {
-      const deferred = clockAt('n');
-      const direct = clockAt('n');
-      const results: Array<string | null> = [];
-      deferred.wall.now = direct.wall.now = 1000;
-      deferred.clock.receiveLater(formatHlc(5000, 7, 'p'), (result) => results.push(result));
-      expect(results).toEqual([]);
-      deferred.wall.now = direct.wall.now = 2000;
-      const merged = direct.clock.receive(formatHlc(5000, 7, 'p'));
-      expect(merged).toBe(formatHlc(5000, 8, 'n'));
-      const other = formatHlc(5000, 2, 'q');
-      if (read === 'tick') expect(deferred.clock.tick()).toBe(direct.clock.tick());
-      if (read === 'current') expect(deferred.clock.current()).toBe(merged);
-      if (read === 'settle') deferred.clock.settle();
-      if (read === 'receive')
-        expect(deferred.clock.receive(other)).toBe(direct.clock.receive(other));
-      expect(results).toEqual([merged]);
-      expect(deferred.clock.current()).toBe(direct.clock.current());
-      deferred.clock.settle(); // nothing waits any more: no second report
-      expect(results).toEqual([merged]);
-    }
-  });
-
-  it('reports a refused stamp as null and leaves the clock as it was', () => {
-    const { clock, wall } = clockAt('n', 1000);
-    wall.now = 100;
-    const before = clock.tick();
-    const results: Array<string | null> = [];
-    clock.receiveLater(formatHlc(5000, 0, 'p'), (result) => results.push(result));
-    clock.settle();
-    expect(results).toEqual([null]);
-    expect(clock.current()).toBe(before);
-  });
-
-  it('merges a waiting stamp before taking the next one, each reported once, in order', () => {
-    const { clock, wall } = clockAt('n');
-    wall.now = 100;
-    const results: Array<string | null> = [];
-    clock.receiveLater(formatHlc(300, 4, 'p'), (result) => results.push(result));
-    clock.receiveLater(formatHlc(200, 9, 'p'), (result) => results.push(result));
-    expect(results).toEqual([formatHlc(300, 5, 'n')]);
-    clock.settle();
-    expect(results).toEqual([formatHlc(300, 5, 'n'), formatHlc(300, 6, 'n')]);
-  });
-});
-
 describe('parseHlc and hlcPhysicalMs', () => {
   it('parse a stamp into its parts', () => {
     expect(parseHlc('018bcfe56800:00ff:agent-1')).toEqual({

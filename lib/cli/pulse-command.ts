@@ -80,7 +80,7 @@ export async function runPulse(options: PulseCommandOptions, io: CliIo): Promise
     });
     connection.subscribe(beatSubject(options.cluster), {
       callback: (_error, msg) => {
-        for (const event of session.frame(msg.data, msg.headers, Date.now())) {
+        for (const event of session.frame(msg.data, msg.headers, Date.now(), performance.now())) {
           if (event.kind === 'beat' && event.pulse_id === pulseId) {
             io.stdout.write(`${formatBeat(event)}\n`);
           }

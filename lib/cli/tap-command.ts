@@ -4,6 +4,7 @@
  */
 import type { Msg } from 'nats';
 import { Subject, zip } from 'rxjs';
+import { carriedWallClock } from '../clock/carried-wall-clock';
 import { parsePublicKey } from '../crypto/keys';
 import { verifyStatus } from '../operators/verify-status';
 import { beatSubject, statusWildcard } from '../protocol/subjects';
@@ -53,17 +54,20 @@ export async function runTap(options: TapCommandOptions, io: CliIo): Promise<Exi
       );
     }
   });
+  // Verdicts (stale, clock-skew) judged on a clock that a short step of this host's does not move.
+  const physicalNow = carriedWallClock();
   // A trusted keys file means the user cares who speaks: then unsigned claims are refused.
   const verify = verifyStatus({
     trustedKeys: trustedKeys ?? {},
     requireSignature: trustedKeys !== undefined,
+    physicalNow,
   });
   const session = new TapSession({
     clusterId: options.cluster,
     acceptLegacyFrames: options.acceptLegacy === true,
     trustedPulseKeys,
     trustedAgents: new Set(Object.keys(trustedKeys ?? {})),
-    physicalNow: () => Date.now(),
+    physicalNow,
   });
   const format = options.json === true ? formatEventJson : formatEventText;
 
@@ -86,7 +90,7 @@ export async function runTap(options: TapCommandOptions, io: CliIo): Promise<Exi
   const frames = connection.subscribe(beatSubject(options.cluster), {
     callback: (_error, msg) => {
       if (finished) return;
-      const events = session.frame(msg.data, msg.headers, Date.now());
+      const events = session.frame(msg.data, msg.headers, Date.now(), performance.now());
       print(events);
       if (events[0]?.kind === 'beat' && ++beats === options.count) finish(ExitCode.Ok);
     },

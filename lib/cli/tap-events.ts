@@ -102,6 +102,8 @@ export type TapEvent = TapBeatEvent | TapFrameRejectedEvent | TapClaimEvent | Ta
 export interface ArrivedFrame {
   readonly frame: AcceptedFrame;
   readonly arrivalMs: number;
+  /** When it arrived on a monotonic clock: intervals use it when both frames have it. */
+  readonly arrivalMonoMs?: number;
 }
 
 /**
@@ -144,8 +146,17 @@ export function beatEvent(
     deadline_at: frame.deadline_at,
     received_at: new Date(arrivalMs).toISOString(),
     late_ms: Number.isFinite(dueMs) ? Math.round(arrivalMs - dueMs) : null,
-    interval_ms: previous === undefined ? null : Math.round(arrivalMs - previous.arrivalMs),
+    interval_ms: previous === undefined ? null : Math.round(intervalMs(arrived, previous)),
   };
+}
+
+/** Time between two arrivals: on the monotonic clock when both were read on it, which a step of
+ * the wall clock does not move. */
+function intervalMs(arrived: ArrivedFrame, previous: ArrivedFrame): number {
+  if (arrived.arrivalMonoMs !== undefined && previous.arrivalMonoMs !== undefined) {
+    return arrived.arrivalMonoMs - previous.arrivalMonoMs;
+  }
+  return arrived.arrivalMs - previous.arrivalMs;
 }
 
 /**

@@ -67,12 +67,19 @@ export class TapSession {
    * @param payload The message's bytes.
    * @param headers The message's headers.
    * @param arrivalMs When it arrived (ms since the epoch).
+   * @param arrivalMonoMs When it arrived on a monotonic clock (`performance.now()`): intervals
+   * between beats are measured on it when given.
    * @return A beat event, followed by the table when it is a downbeat; or a rejection.
    */
-  frame(payload: Uint8Array, headers: HeadersLike | undefined, arrivalMs: number): TapEvent[] {
+  frame(
+    payload: Uint8Array,
+    headers: HeadersLike | undefined,
+    arrivalMs: number,
+    arrivalMonoMs?: number,
+  ): TapEvent[] {
     const verdict = judgeFrame(payload, headers, this.judgeContext);
     if (!verdict.ok) return [frameRejectedEvent(verdict.reason, payload.byteLength, arrivalMs)];
-    const arrived: ArrivedFrame = { frame: verdict.frame, arrivalMs };
+    const arrived: ArrivedFrame = { frame: verdict.frame, arrivalMs, arrivalMonoMs };
     const beat = beatEvent(arrived, verdict.source, verdict.hlcSkew, this.previous);
     this.previous = arrived;
     return verdict.frame.downbeat ? [beat, this.board.table(verdict.frame)] : [beat];

@@ -115,6 +115,23 @@ describe('tap events', () => {
     });
   });
 
+  it('a beat interval is measured on the monotonic clock when both arrivals read it', () => {
+    // The wall clock stepped an hour back between the two frames; the monotonic one did not.
+    const previous = { frame: accepted(6), arrivalMs: NOW, arrivalMonoMs: 1000 };
+    const event = beatEvent(
+      {
+        frame: accepted(7),
+        arrivalMs: NOW - 3_600_000 + PERIOD_MS,
+        arrivalMonoMs: 1000 + PERIOD_MS,
+      },
+      'pulse',
+      false,
+      previous,
+    );
+    expect(event.interval_ms).toBe(PERIOD_MS);
+    expect(event.received_at).toBe(new Date(NOW - 3_600_000 + PERIOD_MS).toISOString());
+  });
+
   it('a beat early against the deadline has a negative lateness', () => {
     const previous = { frame: accepted(0), arrivalMs: NOW };
     const event = beatEvent(

@@ -3,6 +3,7 @@
  * when the test says, as valid frames of the dev pulse's own frame maker.
  */
 import { Subscription } from 'rxjs';
+import { carriedWallClock } from '../clock/carried-wall-clock';
 import { HybridLogicalClock } from '../clock/hlc';
 import { parseSigningKey, type SigningKey } from '../crypto/keys';
 import { ConfigError } from '../errors';
@@ -90,7 +91,13 @@ export class TestPulse {
     });
     this.pulseId = resolved.pulseId;
     this.subject = beatSubject(context.clusterId);
-    this.clock = new HybridLogicalClock(resolved.pulseId, { physicalNow: context.wallNow });
+    // As startPulse's: the wall clock as the test's monotonic clock carries it.
+    this.clock = new HybridLogicalClock(resolved.pulseId, {
+      physicalNow: carriedWallClock({
+        wallNow: context.wallNow,
+        monoNow: () => context.timers.now(),
+      }),
+    });
     this.phases = resolved.phases;
     this.signingKey =
       resolved.signingKey === undefined ? undefined : parseSigningKey(resolved.signingKey);

@@ -122,4 +122,37 @@ describe('a client whose wall clock steps an hour for 12 s (fake time)', () => {
       }
     },
   );
+
+  it.each([
+    ['ahead', HOUR_MS],
+    ['back', -HOUR_MS],
+  ])(
+    'stepped %s under a test pulse on the same clock: frames and claims keep the true time',
+    async (_, stepMs) => {
+      await using test = createTestClient({ jitterToleranceMs: 100 });
+      const { client } = test;
+      const leads: number[] = [];
+      client.onBeat((beat) => {
+        leads.push(hlcPhysicalMs(beat.hlc)! - trueNow());
+        void client
+          .emitStatusClaim({ state: 'executing', beatsLeft: 1, progress: 0.5 })
+          .then((claim) => leads.push(hlcPhysicalMs(claim.hlc)! - trueNow()));
+      });
+      await client.start();
+      test.pulse({ tempoBpm: 120 }).play(Infinity);
+      await jest.advanceTimersByTimeAsync(5_000);
+      jest.setSystemTime(Date.now() + stepMs);
+      await jest.advanceTimersByTimeAsync(12_000);
+      jest.setSystemTime(Date.now() - stepMs);
+      await jest.advanceTimersByTimeAsync(12_000);
+      const { beats } = client.metrics();
+      await test.stop();
+
+      expect(beats.synthetic).toBe(0);
+      expect(beats.rejected['hlc-skew']).toBe(0);
+      expect(leads.length).toBeGreaterThan(100);
+      expect(Math.max(...leads)).toBeLessThanOrEqual(0);
+      expect(Math.min(...leads)).toBeGreaterThan(-2);
+    },
+  );
 });

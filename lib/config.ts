@@ -170,6 +170,21 @@ export interface Config {
   natsOptions: NatsOptions;
 }
 
+/** The fields `createClient` cannot do without. */
+const REQUIRED_FIELDS = ['clusterId', 'agentId'] as const;
+
+/**
+ * What `createClient` takes: `clusterId` and `agentId`, and any other {@link Config} field over
+ * its default.
+ *
+ * @example
+ * ```ts
+ * const config: ClientConfig = { clusterId: 'chorus-dev', agentId: 'my-service' };
+ * const client = createClient(config);
+ * ```
+ */
+export type ClientConfig = Partial<Config> & Pick<Config, (typeof REQUIRED_FIELDS)[number]>;
+
 /**
  * A configuration as a client holds it once `createClient` has validated it: keys parsed, URLs
  * as a list.
@@ -321,6 +336,11 @@ export function resolveConfig(partial: Partial<Config>): ResolvedConfig {
   for (const [field, value] of Object.entries(partial)) {
     if (!Object.hasOwn(checks, field)) throw new ConfigError(field, 'is not a configuration field');
     if (value !== undefined) merged[field] = value;
+  }
+  for (const field of REQUIRED_FIELDS) {
+    if (partial[field] === undefined) {
+      throw new ConfigError(field, `is missing: it is required (${REQUIRED_FIELDS.join(' and ')})`);
+    }
   }
   for (const [field, check] of Object.entries(checks)) {
     if (!Object.hasOwn(merged, field)) continue; // an optional field left out

@@ -4,7 +4,8 @@
  * configuration over them, validates every field and parses the keys.
  */
 import type { ConnectionOptions, NatsConnection } from 'nats';
-import { parsePublicKey, parseSigningKey, type SigningKey } from './crypto/keys';
+import { parseSigningKeyField } from './crypto/key-text';
+import { parsePublicKey, type SigningKey } from './crypto/keys';
 import { ConfigError } from './errors';
 import { isToken } from './protocol/subjects';
 
@@ -130,7 +131,8 @@ export interface Config {
   /** An open connection to share instead of dialling; the client never closes it. Default none. */
   connection?: NatsConnection;
   /**
-   * A 64-byte Ed25519 secret key (seed then public key) or a 32-byte seed, as bytes or base64;
+   * A 64-byte Ed25519 secret key (seed then public key) or a 32-byte seed, as bytes or base64,
+   * or the JSON text `backbeat keygen --out FILE` writes (from a file: `loadSigningKey(path)`);
    * claims are signed when set. Default none.
    */
   signingKey?: Uint8Array | string;
@@ -357,7 +359,7 @@ export function resolveConfig(partial: Partial<Config>): ResolvedConfig {
   return Object.freeze({
     ...rest,
     natsUrl: Object.freeze(typeof natsUrl === 'string' ? [natsUrl] : [...natsUrl]),
-    ...(signingKey !== undefined && { signingKey: parseSigningKey(signingKey) }),
+    ...(signingKey !== undefined && { signingKey: parseSigningKeyField(signingKey) }),
     ...(trustedPulseKeys !== undefined && {
       trustedPulseKeys: Object.freeze(
         trustedPulseKeys.map((key, i) => parsePublicKey(key, `trustedPulseKeys.${i}`)),

@@ -29,6 +29,7 @@ export type { Beat, BeatSource } from './beats/beat';
 
 export { HybridLogicalClock } from './clock/hlc';
 export { generateSigningKey } from './crypto/keys';
+export { loadSigningKey } from './crypto/load-signing-key';
 
 export {
   verifyStatus,

@@ -71,6 +71,8 @@ export class StateLog {
     this.last = health;
     const { logger } = this.source;
     if (health.connected && !before.connected) {
+      // Silence is counted while connected: a pulse could not be heard before.
+      this.quietSinceMs = Math.max(this.quietSinceMs ?? 0, this.source.wallNow());
       if (health.reconnectCount > before.reconnectCount || this.everConnected) {
         logger.info(
           { server: this.source.server(), reconnects: health.reconnectCount },

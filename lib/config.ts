@@ -185,7 +185,7 @@ const REQUIRED_FIELDS = ['clusterId', 'agentId'] as const;
  * const client = createClient(config);
  * ```
  */
-export type ClientConfig = Partial<Config> & Pick<Config, (typeof REQUIRED_FIELDS)[number]>;
+export type ClientConfig = Partial<Config> & Pick<Config, 'clusterId' | 'agentId'>;
 
 /**
  * A configuration as a client holds it once `createClient` has validated it: keys parsed, URLs

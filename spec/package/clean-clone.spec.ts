@@ -4,10 +4,12 @@
  * CommonJS projects; run there against a real nats-server: a beat followed from a pulse, a
  * claim signed and verified, `npx backbeat --help`.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import {
   cpSync,
   existsSync,
+  readFileSync,
   mkdirSync,
   mkdtempSync,
   rmSync,
@@ -65,6 +67,16 @@ async function cleanTree(into: string): Promise<void> {
     mkdirSync(dirname(join(into, file)), { recursive: true });
     cpSync(from, join(into, file));
   }
+}
+
+/** The README's code blocks marked with a file name (```js filename=agent.mjs), by name. */
+function readmeFiles(): Map<string, string> {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const files = new Map<string, string>();
+  for (const [, name, text] of readme.matchAll(/^```\w+ filename=(\S+)\n([\s\S]*?)^```$/gm)) {
+    files.set(name, text);
+  }
+  return files;
 }
 
 /** What each project's app prints: a pulse beat followed, a signed claim verified. */
@@ -179,4 +191,60 @@ describe('the package packed from a clean tree', () => {
     },
     240_000,
   );
+  it("runs the README's first hour as written: a pulse, a key, agent.mjs", async () => {
+    const project = join(dir, 'esm'); // installed by the test above
+    const files = readmeFiles();
+    writeFileSync(join(project, 'agent.mjs'), files.get('agent.mjs')!);
+    await run(NPX, ['--no', '--', 'backbeat', 'keygen', '--out', 'agent.key'], project);
+    // `npx backbeat pulse` as the README says, without npx in between: npm exec does not pass
+    // SIGINT on to the command, which would outlive the test.
+    const pulse = spawn(
+      process.execPath,
+      ['node_modules/.bin/backbeat', 'pulse', '--cluster', 'chorus-dev', '--nats', server.url],
+      { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = once(pulse, 'exit');
+    try {
+      let out = '';
+      await new Promise<void>((ready, fail) => {
+        pulse.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('stop with Ctrl-C')) ready();
+        });
+        void exited.then(() => fail(new Error(`backbeat pulse exited: ${out}`)));
+      });
+      const printed = await run(process.execPath, ['agent.mjs'], project, {
+        NATS_URL: server.url,
+      });
+      const lines = printed.trim().split('\n');
+      expect(lines.filter((line) => /^beat \d+ \w+ \(pulse\)$/.test(line))).toHaveLength(8);
+      expect(lines).toContainEqual(expect.stringMatching(/^claim sent at beat \d+$/));
+      expect(printed).toContain('backbeat: connected to NATS');
+      expect(printed).toContain("backbeat: following pulse 'pulse-");
+    } finally {
+      pulse.kill('SIGINT');
+      await exited;
+    }
+  }, 240_000);
+
+  it("runs the README's ES-module Jest recipe as written", async () => {
+    const project = join(dir, 'esm');
+    const files = readmeFiles();
+    await run(NPM, ['install', '--save-dev', 'jest', '@jest/globals', '--prefer-offline'], project);
+    const pkg = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as object;
+    const recipe = JSON.parse(files.get('package.json')!) as object;
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ ...pkg, ...recipe }));
+    writeFileSync(join(project, 'jest.config.js'), files.get('jest.config.js')!);
+    writeFileSync(join(project, 'budget.test.js'), files.get('budget.test.js')!);
+    const result = await new Promise<{ code: number | null; output: string }>((done) => {
+      execFile(NPM, ['test'], { cwd: project, encoding: 'utf8' }, (error, stdout, stderr) =>
+        done({
+          code: error ? ((error.code as number | undefined) ?? 1) : 0,
+          output: stdout + stderr,
+        }),
+      );
+    });
+    expect(result.output).toMatch(/Tests:\s+1 passed, 1 total/);
+    expect(result.code).toBe(0);
+  }, 240_000);
 });

@@ -97,10 +97,10 @@ function reportFailure(error: unknown, stderr: TextSink): ExitCode {
 
 const EXAMPLES_HELP = `Examples:
   backbeat keygen --out pulse.key
-  backbeat pulse --cluster dev --tempo 120 --key pulse.key --nats nats://localhost:4222
-  backbeat tap --cluster dev --trusted-keys trusted.json
-  backbeat tap --cluster dev --count 8 --json
-  backbeat stream ensure --cluster dev --replicas 3`;
+  backbeat pulse --cluster chorus-dev --tempo 120 --key pulse.key --nats nats://localhost:4222
+  backbeat tap --cluster chorus-dev --trusted-keys trusted.json
+  backbeat tap --cluster chorus-dev --count 8 --json
+  backbeat stream ensure --cluster chorus-dev --replicas 3`;
 
 /** The commander program, built afresh for each run (commander keeps parse state in it). */
 function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command {

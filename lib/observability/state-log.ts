@@ -118,7 +118,8 @@ export class StateLog {
       this.syntheticRun++;
       return;
     }
-    if (this.syntheticRun > 0) this.lastSyntheticRun = this.syntheticRun;
+    // The health change this beat may cause (a recovery) comes once it is delivered.
+    this.lastSyntheticRun = this.syntheticRun;
     this.syntheticRun = 0;
     this.quietSinceMs = this.source.wallNow();
     const subject = beatSubject(this.source.clusterId);

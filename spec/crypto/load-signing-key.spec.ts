@@ -81,3 +81,15 @@ describe('loadSigningKey', () => {
     ).toMatch(hint);
   });
 });
+
+describe('loadSigningKey in a browser build (load-signing-key.browser.ts)', () => {
+  it('takes the text of a key file, and refuses a path, saying why', async () => {
+    const { loadSigningKey: inBrowser } = await import('../../lib/crypto/load-signing-key.browser');
+    const { generateSigningKey } = await import('../../lib/crypto/keys');
+    const { keyFileText } = await import('../../lib/cli/key-file');
+    const { secretKey, publicKey } = generateSigningKey();
+    expect(inBrowser(keyFileText(secretKey, publicKey))).toEqual(secretKey);
+    expect(inBrowser(encodeBase64(secretKey))).toEqual(secretKey);
+    expect(thrown(() => inBrowser('agent.key')).message).toMatch(/a browser has no files/);
+  });
+});

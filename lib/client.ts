@@ -27,7 +27,7 @@ import { validateClaimInput } from './claims/validate-claim-input';
 import { carriedWallClock } from './clock/carried-wall-clock';
 import { HybridLogicalClock } from './clock/hlc';
 import { monotonicNow } from './clock/monotonic-now';
-import { resolveConfig, type Config, type ResolvedConfig } from './config';
+import { resolveConfig, type ClientConfig, type Config, type ResolvedConfig } from './config';
 import {
   BeatBudgetExceededError,
   BeatSourceClosedError,
@@ -35,7 +35,8 @@ import {
   ConfigError,
 } from './errors';
 import { healthChanged, type HealthStatus } from './observability/health';
-import type { ClientMetrics } from './observability/metrics';
+import type { ClientMetrics, LastError } from './observability/metrics';
+import { StateLog } from './observability/state-log';
 import { RecentSummary } from './observability/summary';
 import { emitStatus } from './operators/emit-status';
 import {
@@ -150,8 +151,9 @@ export class BackbeatClient implements AsyncDisposable {
     budgetsCompleted: 0,
     budgetsTimedOut: 0,
     errors: 0,
-    lastErrorAt: 0,
   };
+  private lastError: LastError | null = null;
+  private readonly stateLog: StateLog;
   private lifecycle: Lifecycle = 'created';
   private link: NatsLink | null = null;
   private beatSubscription: NatsSubscription | null = null;
@@ -222,8 +224,18 @@ export class BackbeatClient implements AsyncDisposable {
     this.beat$ = this.engine.beats$;
     this.downbeat$ = this.engine.downbeats$;
     registerSharedBeatSource(this.beat$, this.budgets);
+    this.stateLog = new StateLog({
+      clusterId,
+      logger,
+      wallNow: this.wallNow,
+      server: () => this.link?.connection?.getServer(),
+    });
     this.lastHealth = this.health();
     this.health$ = defer(() => this.healthChanges.pipe(startWith(this.health())));
+    this.internal.push(
+      this.healthChanges.subscribe((health) => this.stateLog.health(health)),
+      this.beat$.subscribe((beat) => this.stateLog.beat(beat)),
+    );
   }
 
   /**
@@ -255,6 +267,7 @@ export class BackbeatClient implements AsyncDisposable {
 
   private async run(): Promise<void> {
     this.lifecycle = 'running';
+    this.stateLog.started();
     this.engine.start();
     const { connection } = this.config;
     if (connection) {
@@ -286,10 +299,6 @@ export class BackbeatClient implements AsyncDisposable {
       this.reason = this.link.failure ?? 'NATS unreachable: dialling in the background';
       this.engine.markUnreachable();
       this.refreshHealth();
-      this.config.logger.warn(
-        { servers: this.config.natsUrl },
-        'backbeat: NATS unreachable, keeping time on local synthetic beats',
-      );
     }
   }
 
@@ -302,11 +311,15 @@ export class BackbeatClient implements AsyncDisposable {
           () => this.connections.next(event.connection),
           (err: unknown) => {
             // start() rejects with it when it is still waiting; otherwise it is only logged.
-            this.noteError();
-            this.config.logger.error(
-              { err: err instanceof Error ? err.message : String(err) },
-              'backbeat: cannot follow the beat on the new connection',
-            );
+            this.noteError(err, 'ATTACH');
+            if (err instanceof ConfigError && err.field === 'statusDelivery') {
+              this.stateLog.statusStreamMissing(err.message);
+            } else {
+              this.config.logger.error(
+                { err: err instanceof Error ? err.message : String(err) },
+                'backbeat: cannot follow the beat on the new connection',
+              );
+            }
             this.connections.error(err);
           },
         );
@@ -320,7 +333,7 @@ export class BackbeatClient implements AsyncDisposable {
         this.connectedSince = this.monoNow();
         break;
       case 'permission-error':
-        this.noteError();
+        this.noteError(event.error, 'NATS_PERMISSION');
         this.config.logger.error(
           { subject: event.subject, operation: event.operation },
           'backbeat: NATS permissions violation',
@@ -328,7 +341,7 @@ export class BackbeatClient implements AsyncDisposable {
         break;
       case 'gave-up':
         this.addConnectedTime();
-        this.noteError();
+        this.noteError(event.reason, 'NATS_GAVE_UP');
         this.reason = event.reason;
         // During the first dial, start() decides: degraded when unreachable, stopped when refused.
         if (!this.opening) this.engine.markUnreachable();
@@ -357,7 +370,7 @@ export class BackbeatClient implements AsyncDisposable {
   }
 
   private onBeatSubscriptionError(err: NatsError): void {
-    this.noteError();
+    this.noteError(err, 'BEAT_SUBSCRIPTION');
     this.reason = `cannot subscribe to the beat subject: ${err.message}`;
     this.config.logger.error({ err: err.message }, 'backbeat: beat subscription refused');
     this.engine.markUnreachable();
@@ -456,7 +469,7 @@ export class BackbeatClient implements AsyncDisposable {
 
   private callbackFailed(err: unknown, beat: Beat): void {
     this.counts.callbackErrors++;
-    this.noteError();
+    this.noteError(err, 'BEAT_CALLBACK');
     this.config.logger.error(
       { err: err instanceof Error ? err.message : String(err), beatIndex: beat.beat_index },
       'backbeat: beat callback threw',
@@ -480,7 +493,13 @@ export class BackbeatClient implements AsyncDisposable {
    */
   async emitStatusClaim(input: StatusClaimInput): Promise<StatusClaim> {
     this.assertRunning('emitStatusClaim');
-    const valid = validateClaimInput(input);
+    let valid: ReturnType<typeof validateClaimInput>;
+    try {
+      valid = validateClaimInput(input);
+    } catch (err) {
+      this.noteError(err, 'STATUS_CLAIM_INVALID');
+      throw err;
+    }
     const beat = await this.beatForClaim();
     this.assertRunning('emitStatusClaim');
     const sealed = sealClaim(valid, {
@@ -730,7 +749,10 @@ export class BackbeatClient implements AsyncDisposable {
       reconnectCount: this.link?.reconnects ?? 0,
       localDegradation: state.degraded,
       tempoBpm: state.tempoBpm,
-      reason: this.reason ?? this.link?.failure ?? null,
+      reason:
+        this.reason ??
+        this.link?.failure ??
+        (state.degraded && this.link?.connected ? this.stateLog.silenceReason() : null),
     });
   }
 
@@ -791,7 +813,7 @@ export class BackbeatClient implements AsyncDisposable {
         timedOut: this.counts.budgetsTimedOut,
         pending: this.budgets.size,
       },
-      errors: { total: this.counts.errors + status.errors, last: this.counts.lastErrorAt },
+      errors: { total: this.counts.errors + status.errors, last: this.lastError },
     };
   }
 
@@ -825,9 +847,16 @@ export class BackbeatClient implements AsyncDisposable {
     }
   }
 
-  private noteError(): void {
+  /** Counts an error the client survived and keeps it as `metrics().errors.last`. */
+  private noteError(err: unknown, fallbackCode: string): void {
     this.counts.errors++;
-    this.counts.lastErrorAt = this.wallNow();
+    const code =
+      typeof (err as { code?: unknown })?.code === 'string' &&
+      (err as { code: string }).code.startsWith('BACKBEAT_')
+        ? (err as { code: string }).code
+        : `BACKBEAT_${fallbackCode}`;
+    const message = err instanceof Error ? err.message : String(err);
+    this.lastError = Object.freeze({ atMs: this.wallNow(), code, message });
   }
 }
 
@@ -852,7 +881,7 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
  * @return A client, not yet started.
  * @throws ConfigError naming the field when a value is invalid.
  */
-export function createClient(config: Partial<Config>): BackbeatClient {
+export function createClient(config: ClientConfig): BackbeatClient {
   if (typeof config !== 'object' || config === null) {
     throw new ConfigError('config', 'must be an object');
   }

@@ -4,7 +4,8 @@
  * configuration over them, validates every field and parses the keys.
  */
 import type { ConnectionOptions, NatsConnection } from 'nats';
-import { parsePublicKey, parseSigningKey, type SigningKey } from './crypto/keys';
+import { parseSigningKeyField } from './crypto/key-text';
+import { parsePublicKey, type SigningKey } from './crypto/keys';
 import { ConfigError } from './errors';
 import { isToken } from './protocol/subjects';
 
@@ -130,7 +131,8 @@ export interface Config {
   /** An open connection to share instead of dialling; the client never closes it. Default none. */
   connection?: NatsConnection;
   /**
-   * A 64-byte Ed25519 secret key (seed then public key) or a 32-byte seed, as bytes or base64;
+   * A 64-byte Ed25519 secret key (seed then public key) or a 32-byte seed, as bytes or base64,
+   * or the JSON text `backbeat keygen --out FILE` writes (from a file: `loadSigningKey(path)`);
    * claims are signed when set. Default none.
    */
   signingKey?: Uint8Array | string;
@@ -169,6 +171,21 @@ export interface Config {
   /** Passed to nats.js `connect` (auth, TLS, name, inboxPrefix …). Default `{}`. */
   natsOptions: NatsOptions;
 }
+
+/** The fields `createClient` cannot do without. */
+const REQUIRED_FIELDS = ['clusterId', 'agentId'] as const;
+
+/**
+ * What `createClient` takes: `clusterId` and `agentId`, and any other {@link Config} field over
+ * its default.
+ *
+ * @example
+ * ```ts
+ * const config: ClientConfig = { clusterId: 'chorus-dev', agentId: 'my-service' };
+ * const client = createClient(config);
+ * ```
+ */
+export type ClientConfig = Partial<Config> & Pick<Config, 'clusterId' | 'agentId'>;
 
 /**
  * A configuration as a client holds it once `createClient` has validated it: keys parsed, URLs
@@ -322,6 +339,11 @@ export function resolveConfig(partial: Partial<Config>): ResolvedConfig {
     if (!Object.hasOwn(checks, field)) throw new ConfigError(field, 'is not a configuration field');
     if (value !== undefined) merged[field] = value;
   }
+  for (const field of REQUIRED_FIELDS) {
+    if (partial[field] === undefined) {
+      throw new ConfigError(field, `is missing: it is required (${REQUIRED_FIELDS.join(' and ')})`);
+    }
+  }
   for (const [field, check] of Object.entries(checks)) {
     if (!Object.hasOwn(merged, field)) continue; // an optional field left out
     const problem = check(merged[field]);
@@ -337,7 +359,7 @@ export function resolveConfig(partial: Partial<Config>): ResolvedConfig {
   return Object.freeze({
     ...rest,
     natsUrl: Object.freeze(typeof natsUrl === 'string' ? [natsUrl] : [...natsUrl]),
-    ...(signingKey !== undefined && { signingKey: parseSigningKey(signingKey) }),
+    ...(signingKey !== undefined && { signingKey: parseSigningKeyField(signingKey) }),
     ...(trustedPulseKeys !== undefined && {
       trustedPulseKeys: Object.freeze(
         trustedPulseKeys.map((key, i) => parsePublicKey(key, `trustedPulseKeys.${i}`)),

@@ -30,6 +30,7 @@ export type { Beat, BeatSource } from './beats/beat';
 export { HybridLogicalClock } from './clock/hlc';
 export { carriedWallClock, type CarriedWallClockOptions } from './clock/carried-wall-clock';
 export { generateSigningKey } from './crypto/keys';
+export { loadSigningKey } from './crypto/load-signing-key';
 
 export {
   verifyStatus,
@@ -45,6 +46,7 @@ export type { Logger } from './config';
 export { createClient, BackbeatClient, type StopOptions, type StatusClaimsOptions } from './client';
 export {
   defaultConfig,
+  type ClientConfig,
   type Config,
   type ResolvedConfig,
   type NatsOptions,
@@ -62,7 +64,7 @@ export {
 export { StatusClaimDroppedError } from './transport/status-publisher';
 export type { ClaimDelivery } from './transport/claim-messages';
 export type { HealthStatus } from './observability/health';
-export type { ClientMetrics } from './observability/metrics';
+export type { ClientMetrics, LastError } from './observability/metrics';
 export type { SummarySnapshot } from './observability/summary';
 export type { HybridLogicalClockOptions } from './clock/hlc';
 export { STATUS_REJECT_REASONS } from './observers/judge-claim';

@@ -5,24 +5,16 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { encodeBase64 } from '../crypto/base64';
-import { parseSigningKey, type SigningKey } from '../crypto/keys';
-import { ConfigError } from '../errors';
+import { KeyFileSchema, parseKeyFile } from '../crypto/key-text';
+import type { SigningKey } from '../crypto/keys';
 import { CliUsageError } from './cli-io';
 
-/** The JSON key file; unknown fields are ignored. */
-export const KeyFileSchema = z.object({
-  secretKey: z.string({ message: 'must be a string: base64 of the 64-byte secret key' }),
-  publicKey: z.string({ message: 'must be a string: base64 of the 32-byte public key' }).optional(),
-});
+export { KeyFileSchema, parseKeyFile };
 
 /** Owner read and write only: a secret key is nobody else's business. */
 const SECRET_FILE_MODE = 0o600;
-
-const FORMATS =
-  'expected JSON {"secretKey": …, "publicKey": …} as written by `backbeat keygen --out FILE`, ' +
-  'or the base64 of a 64-byte Ed25519 secret key or of a 32-byte seed';
 
 /**
  * The text of a key file for a key pair.
@@ -81,40 +73,6 @@ export function writeKeyFile(path: string, text: string, options: { force: boole
 }
 
 /**
- * Parses a key file's text: the JSON of `backbeat keygen`, or the bare base64 of a 64-byte
- * secret key or a 32-byte seed (surrounding whitespace ignored).
- *
- * @example
- * parseKeyFile(keyFileText(secretKey, publicKey)).publicKeyBase64; // encodeBase64(publicKey)
- * @param text The file's text.
- * @return The signing key.
- * @throws Error saying what is wrong and which formats are accepted.
- */
-export function parseKeyFile(text: string): SigningKey {
-  const trimmed = text.trim();
-  if (!trimmed.startsWith('{')) return signingKeyOf(trimmed, 'the file');
-  let json: unknown;
-  try {
-    json = JSON.parse(trimmed);
-  } catch {
-    throw new Error(`it is not valid JSON; ${FORMATS}`);
-  }
-  const parsed = KeyFileSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue.path.length > 0 ? issue.path.join('.') : 'the file';
-    throw new Error(`${field} ${issue.message}; ${FORMATS}`);
-  }
-  const key = signingKeyOf(parsed.data.secretKey, 'secretKey');
-  if (parsed.data.publicKey !== undefined && parsed.data.publicKey !== key.publicKeyBase64) {
-    throw new Error(
-      `publicKey is not the public key of secretKey (it should be ${key.publicKeyBase64})`,
-    );
-  }
-  return key;
-}
-
-/**
  * Reads a key file (see {@link parseKeyFile}).
  *
  * @example
@@ -134,18 +92,5 @@ export function readKeyFile(path: string): SigningKey {
     return parseKeyFile(text);
   } catch (error) {
     throw new CliUsageError(`--key ${path}: ${(error as Error).message}`);
-  }
-}
-
-function signingKeyOf(base64: string, what: string): SigningKey {
-  try {
-    return parseSigningKey(base64);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    throw new Error(
-      /second half/.test(error.message)
-        ? `${what}: the second half of the 64-byte secret key is not the public key of its first half`
-        : `${what} is not a key; ${FORMATS}`,
-    );
   }
 }

@@ -97,10 +97,10 @@ function reportFailure(error: unknown, stderr: TextSink): ExitCode {
 
 const EXAMPLES_HELP = `Examples:
   backbeat keygen --out pulse.key
-  backbeat pulse --cluster dev --tempo 120 --key pulse.key --nats nats://localhost:4222
-  backbeat tap --cluster dev --trusted-keys trusted.json
-  backbeat tap --cluster dev --count 8 --json
-  backbeat stream ensure --cluster dev --replicas 3`;
+  backbeat pulse --cluster chorus-dev --tempo 120 --key pulse.key --nats nats://localhost:4222
+  backbeat tap --cluster chorus-dev --trusted-keys trusted.json
+  backbeat tap --cluster chorus-dev --count 8 --json
+  backbeat stream ensure --cluster chorus-dev --replicas 3`;
 
 /** The commander program, built afresh for each run (commander keeps parse state in it). */
 function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command {
@@ -215,20 +215,22 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .addOption(clusterOption())
     .addOption(natsOption())
     .addOption(
-      new Option('--replicas <n>', 'copies of each claim, up to the NATS cluster size')
-        .argParser(integerParser(1, 5))
-        .default(1),
+      new Option(
+        '--replicas <n>',
+        'copies of each claim, up to the NATS cluster size (default: 1 for a new stream; an existing one keeps each setting not given)',
+      ).argParser(integerParser(1, 5)),
     )
     .addOption(
       new Option(
         '--duplicate-window-ms <ms>',
-        'how long a Nats-Msg-Id is remembered (default: 600000)',
+        'how long a Nats-Msg-Id is remembered (default: 600000 for a new stream)',
       ).argParser(integerParser(1, Number.MAX_SAFE_INTEGER)),
     )
     .addOption(
-      new Option('--max-age-ms <ms>', 'how long claims are kept (default: 86400000)').argParser(
-        integerParser(1, Number.MAX_SAFE_INTEGER),
-      ),
+      new Option(
+        '--max-age-ms <ms>',
+        'how long claims are kept (default: 86400000 for a new stream)',
+      ).argParser(integerParser(1, Number.MAX_SAFE_INTEGER)),
     )
     .option('--json', 'print the result as JSON {"stream", "created", "updated"}')
     .action(async (options: StreamEnsureCommandOptions) =>

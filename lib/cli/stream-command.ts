@@ -2,7 +2,7 @@
  * `backbeat stream ensure`: creates the JetStream status stream of a cluster, or checks it and
  * brings it up to date (ensureStatusStream).
  */
-import type { NatsError } from 'nats';
+import { millis, type NatsConnection, type NatsError, type ServerInfo } from 'nats';
 import { ConfigError } from '../errors';
 import {
   ensureStatusStream,
@@ -16,7 +16,8 @@ import { dialNats } from './nats-connection';
 export interface StreamEnsureCommandOptions {
   readonly cluster: string;
   readonly nats: readonly string[];
-  readonly replicas: number;
+  /** Unset: 1 for a new stream, unchanged for an existing one (as the other settings). */
+  readonly replicas?: number;
   readonly duplicateWindowMs?: number;
   readonly maxAgeMs?: number;
   /** Print the result as one JSON object. */
@@ -49,10 +50,10 @@ export async function runStreamEnsure(
   const connection = await dialNats(options.nats, { name: 'backbeat-stream', reconnect: false });
   let result: EnsureStatusStreamResult;
   try {
+    checkReplicas(options, connection.info);
     result = await ensureStatusStream(connection, options.cluster, {
-      replicas: options.replicas,
-      duplicateWindowMs: options.duplicateWindowMs,
-      maxAgeMs: options.maxAgeMs,
+      ...(await currentSettings(connection, options.cluster)),
+      ...given(options),
     });
   } catch (error) {
     throw explain(error, options);
@@ -63,6 +64,66 @@ export async function runStreamEnsure(
     options.json === true ? `${JSON.stringify(result)}\n` : describe(result, options),
   );
   return ExitCode.Ok;
+}
+
+/** The settings given on the command line; those left out are not to be changed. */
+function given(options: StreamEnsureCommandOptions) {
+  const { replicas, duplicateWindowMs, maxAgeMs } = options;
+  return {
+    ...(replicas !== undefined && { replicas }),
+    ...(duplicateWindowMs !== undefined && { duplicateWindowMs }),
+    ...(maxAgeMs !== undefined && { maxAgeMs }),
+  };
+}
+
+/**
+ * An existing stream's replicas, duplicate window and maximum age, so that ensureStatusStream
+ * (which sets its defaults for the settings it is not given) keeps those not given; nothing for
+ * a stream that does not exist yet (created with the defaults).
+ */
+async function currentSettings(connection: NatsConnection, clusterId: string) {
+  const jsm = await connection.jetstreamManager();
+  try {
+    const { config } = await jsm.streams.info(statusStreamName(clusterId));
+    return {
+      replicas: config.num_replicas,
+      duplicateWindowMs: millis(config.duplicate_window),
+      maxAgeMs: millis(config.max_age),
+    };
+  } catch (error) {
+    if ((error as NatsError).api_error?.err_code === STREAM_NOT_FOUND) return {};
+    throw error;
+  }
+}
+
+/** JetStream's error code for a stream that does not exist. */
+const STREAM_NOT_FOUND = 10059;
+
+/**
+ * The number of servers of the NATS cluster behind `info`, as the server reports it: 1 for a
+ * server that is not in a cluster, else the client URLs it advertises for the cluster's
+ * members; undefined when a clustered server advertises none (`no_advertise`).
+ *
+ * @example
+ * clusterSize({ cluster: 'c1', connect_urls: ['10.0.0.1:4222', '10.0.0.2:4222', '10.0.0.3:4222'] } as ServerInfo); // 3
+ * @param info The server's INFO.
+ * @return The cluster size, when known.
+ */
+export function clusterSize(info: Pick<ServerInfo, 'cluster' | 'connect_urls'> | undefined) {
+  if (info === undefined) return undefined;
+  if (info.cluster === undefined || info.cluster === '') return 1;
+  const members = new Set(info.connect_urls ?? []).size;
+  return members > 0 ? members : undefined;
+}
+
+/** Refuses more replicas than the NATS cluster has servers: JetStream cannot hold them. */
+function checkReplicas(options: StreamEnsureCommandOptions, info: ServerInfo | undefined): void {
+  const size = clusterSize(info);
+  if (options.replicas === undefined || size === undefined || options.replicas <= size) return;
+  const servers = size === 1 ? 'is a single server' : `is a cluster of ${size} servers`;
+  throw new CliUsageError(
+    `--replicas ${options.replicas}: NATS at ${options.nats.join(', ')} ${servers}, which can hold at most ${size} ${size === 1 ? 'replica' : 'replicas'} of a stream: use --replicas ${size}, or run a NATS cluster of ${options.replicas} servers`,
+  );
 }
 
 /**
@@ -81,7 +142,8 @@ export function describe(
 ): string {
   const subjects = statusStreamSubjects(options.cluster);
   if (result.created) {
-    const replicas = `${options.replicas} replica${options.replicas === 1 ? '' : 's'}`;
+    const count = options.replicas ?? 1;
+    const replicas = `${count} replica${count === 1 ? '' : 's'}`;
     return `created stream ${result.stream} on ${subjects} (file storage, ${replicas})\n`;
   }
   if (result.updated.length === 0) {
@@ -93,6 +155,7 @@ export function describe(
 /** The error to report: usage for a bad option, runtime with a way forward otherwise. */
 function explain(error: unknown, options: StreamEnsureCommandOptions): Error {
   const stream = statusStreamName(options.cluster);
+  if (error instanceof CliUsageError) return error;
   if (error instanceof ConfigError) {
     const flag = FLAG_OF_FIELD[error.field];
     if (flag !== undefined) {

@@ -5,12 +5,14 @@
 import type { Msg } from 'nats';
 import { Subject, zip } from 'rxjs';
 import { carriedWallClock } from '../clock/carried-wall-clock';
+import { defaultConfig } from '../config';
 import { parsePublicKey } from '../crypto/keys';
 import { verifyStatus } from '../operators/verify-status';
 import { beatSubject, statusWildcard } from '../protocol/subjects';
 import { CliRuntimeError, CliUsageError, ExitCode, type CliIo } from './cli-io';
 import { aborted, dialNats, reportConnectionEvents } from './nats-connection';
 import { formatEventJson, formatEventText } from './tap-format';
+import { silenceAfter } from './tap-silence';
 import { TapSession } from './tap-session';
 import type { TapEvent } from './tap-events';
 import { readTrustedKeysFile } from './trusted-keys-file';
@@ -87,10 +89,25 @@ export async function runTap(options: TapCommandOptions, io: CliIo): Promise<Exi
   };
 
   let beats = 0;
-  const frames = connection.subscribe(beatSubject(options.cluster), {
+  // Two periods without a message on the beat subject: at the last tempo seen, else at the
+  // client's fallback tempo (the same wait after which a client degrades, and some slack).
+  const subject = beatSubject(options.cluster);
+  const quietMs = (tempoBpm: number) => (2 * 60_000) / tempoBpm;
+  let tempoBpm = defaultConfig().fallbackTempoBpm;
+  const arrivals = new Subject<number>();
+  const silences = arrivals.pipe(silenceAfter(quietMs(tempoBpm))).subscribe((ms) => {
+    if (finished) return;
+    io.stderr.write(
+      `backbeat tap: no beat on ${subject} for ${ms / 1000} s: is a pulse running for cluster '${options.cluster}'? ` +
+        `(check the name; start one with: backbeat pulse --cluster ${options.cluster} --nats ${options.nats[0]})\n`,
+    );
+  });
+  const frames = connection.subscribe(subject, {
     callback: (_error, msg) => {
       if (finished) return;
       const events = session.frame(msg.data, msg.headers, Date.now(), performance.now());
+      if (events[0]?.kind === 'beat') tempoBpm = events[0].tempo_bpm;
+      arrivals.next(quietMs(tempoBpm));
       print(events);
       if (events[0]?.kind === 'beat' && ++beats === options.count) finish(ExitCode.Ok);
     },
@@ -116,6 +133,7 @@ export async function runTap(options: TapCommandOptions, io: CliIo): Promise<Exi
   try {
     await connection.flush();
   } catch (error) {
+    silences.unsubscribe();
     await connection.close();
     throw new CliRuntimeError(`NATS did not confirm the subscriptions: ${String(error)}`);
   }
@@ -127,6 +145,7 @@ export async function runTap(options: TapCommandOptions, io: CliIo): Promise<Exi
   );
 
   const code = await done;
+  silences.unsubscribe();
   frames.unsubscribe();
   claims.unsubscribe();
   verdicts.unsubscribe();

@@ -27,7 +27,11 @@ export interface HealthStatus {
   readonly localDegradation: boolean;
   /** The tempo followed now. */
   readonly tempoBpm: number;
-  /** Why the client cannot reach NATS or the beat subject, when it knows; null otherwise. */
+  /**
+   * Why the client is degraded or cannot reach NATS, in words to act on (e.g. `connected to
+   * NATS but no pulse frame on backbeat.chorus-dev.beat for 3.1 s: is a pulse running for
+   * cluster 'chorus-dev'? (check the cluster name)`); null when all is well.
+   */
   readonly reason: string | null;
 }
 

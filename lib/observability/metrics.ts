@@ -74,11 +74,33 @@ export interface ClientMetrics {
   /** Errors the client met and survived. */
   readonly errors: {
     /**
-     * Connection, permission and subscription failures, throwing callbacks, and status publish
-     * errors.
+     * Connection, permission and subscription failures, throwing callbacks, refused claim
+     * inputs, and status publish errors.
      */
     readonly total: number;
-    /** When the last error happened (ms since the epoch), 0 when none. */
-    readonly last: number;
+    /** The last of them (status publish errors aside), null when none. */
+    readonly last: LastError | null;
   };
+}
+
+/**
+ * The last error a client met and survived: when, its code, what it said.
+ *
+ * @example
+ * ```ts
+ * const last = client.metrics().errors.last;
+ * if (last) console.warn(`${new Date(last.atMs).toISOString()} ${last.code}: ${last.message}`);
+ * ```
+ */
+export interface LastError {
+  /** When it happened, ms since the epoch. */
+  readonly atMs: number;
+  /**
+   * A stable code: the SDK error's own (`'BACKBEAT_STATUS_CLAIM_INVALID'` for a refused claim
+   * input), else `'BACKBEAT_NATS_GAVE_UP'`, `'BACKBEAT_NATS_PERMISSION'`,
+   * `'BACKBEAT_BEAT_SUBSCRIPTION'`, `'BACKBEAT_BEAT_CALLBACK'` or `'BACKBEAT_ATTACH'`.
+   */
+  readonly code: string;
+  /** Its message. */
+  readonly message: string;
 }

@@ -195,7 +195,7 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = Object.freeze([
   gauge(
     'last_error_timestamp_seconds',
     'When the last error happened (Unix seconds), 0 when none.',
-    (r) => seconds(r.metrics.errors.last),
+    (r) => seconds(r.metrics.errors.last?.atMs ?? 0),
   ),
   // health
   gauge(

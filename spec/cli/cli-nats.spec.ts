@@ -92,21 +92,55 @@ describe('backbeat against nats-server', () => {
       expect(third.stdout.text).toContain('maxAgeMs');
     });
 
-    it('exits 1 when the server refuses the stream, with its reason', async () => {
-      const run = runCli([
-        'stream',
-        'ensure',
-        '--cluster',
-        'cli-replicas',
-        '--replicas',
-        '3',
-        '--nats',
-        server.url,
-      ]);
-      expect(await run.code).toBe(1);
-      expect(run.stderr.text).toMatch(
-        /error: cannot ensure stream BACKBEAT_STATUS_cli-replicas: .+/,
+    it('refuses more replicas than the cluster has servers, for a new stream and an existing one', async () => {
+      const argv = ['stream', 'ensure', '--cluster', 'cli-replicas', '--nats', server.url];
+      const refused = `error: --replicas 3: NATS at ${server.url} is a single server, which can hold at most 1 replica of a stream: use --replicas 1, or run a NATS cluster of 3 servers`;
+      const before = runCli([...argv, '--replicas', '3']);
+      expect(await before.code).toBe(2);
+      expect(before.stderr.text).toContain(refused);
+      const jsm = await connection.jetstreamManager();
+      await expect(jsm.streams.info(statusStreamName('cli-replicas'))).rejects.toThrow(
+        /stream not found/,
       );
+
+      expect(await runCli(argv).code).toBe(0);
+      const after = runCli([...argv, '--replicas', '3']);
+      expect(await after.code).toBe(2);
+      expect(after.stderr.text).toContain(refused);
+      expect(after.stdout.text).toBe('');
+      const info = await jsm.streams.info(statusStreamName('cli-replicas'));
+      expect(info.config.num_replicas).toBe(1);
+    });
+
+    it('exits 1 when the server refuses the stream, with its reason', async () => {
+      // A stream of another name already captures the status subjects.
+      const jsm = await connection.jetstreamManager();
+      await jsm.streams.add({ name: 'OTHER_cli-taken', subjects: ['backbeat.cli-taken.status.>'] });
+      const run = runCli(['stream', 'ensure', '--cluster', 'cli-taken', '--nats', server.url]);
+      expect(await run.code).toBe(1);
+      expect(run.stderr.text).toMatch(/error: cannot ensure stream BACKBEAT_STATUS_cli-taken: .+/);
+    });
+
+    it('never changes a setting it was not given', async () => {
+      const argv = ['stream', 'ensure', '--cluster', 'cli-keep', '--nats', server.url];
+      const first = runCli([...argv, '--max-age-ms', '3600000', '--duplicate-window-ms', '60000']);
+      expect(await first.code).toBe(0);
+      const again = runCli(argv);
+      expect(await again.code).toBe(0);
+      expect(again.stdout.text).toBe(
+        'stream BACKBEAT_STATUS_cli-keep exists on backbeat.cli-keep.status.> as asked: nothing to change\n',
+      );
+      const jsm = await connection.jetstreamManager();
+      const kept = (await jsm.streams.info(statusStreamName('cli-keep'))).config;
+      expect([kept.max_age, kept.duplicate_window]).toEqual([3600e9, 60e9]);
+
+      const longer = runCli([...argv, '--max-age-ms', '7200000', '--json']);
+      expect(await longer.code).toBe(0);
+      expect(longer.stdout.json()).toEqual([
+        { stream: 'BACKBEAT_STATUS_cli-keep', created: false, updated: ['maxAgeMs'] },
+      ]);
+      const changed = (await jsm.streams.info(statusStreamName('cli-keep'))).config;
+      expect([changed.max_age, changed.duplicate_window]).toEqual([7200e9, 60e9]);
     });
 
     it('exits 1 on a server without JetStream, saying how to enable it', async () => {
@@ -123,6 +157,15 @@ describe('backbeat against nats-server', () => {
   });
 
   describe('tap', () => {
+    it('says so after two fallback periods with no beat, naming the subject', async () => {
+      running = runCli(['tap', '--cluster', 'cli-silent', '--nats', server.url]);
+      await running.stderr.until((err) => err.text.includes('no beat on'));
+      expect(running.stderr.lines().filter((line) => line.includes('no beat on'))).toEqual([
+        `backbeat tap: no beat on backbeat.cli-silent.beat for 2 s: is a pulse running for cluster 'cli-silent'? (check the name; start one with: backbeat pulse --cluster cli-silent --nats ${server.url})`,
+      ]);
+      expect(running.stdout.text).toBe('');
+    });
+
     it('--count 3 --json prints three beats as NDJSON and exits 0', async () => {
       pulse = await startPulse({ connection, clusterId: 'cli-count', tempoBpm: 1200 });
       const run = runCli([

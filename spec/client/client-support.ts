@@ -14,7 +14,7 @@ import { filter, firstValueFrom, type Observable } from 'rxjs';
 import type { Beat } from '../../lib/beats/beat';
 import { createClient, type BackbeatClient } from '../../lib/client';
 import { HybridLogicalClock } from '../../lib/clock/hlc';
-import type { Config, Logger } from '../../lib/config';
+import type { ClientConfig, Logger } from '../../lib/config';
 import { encodeBase64 } from '../../lib/crypto/base64';
 import { parseSigningKey } from '../../lib/crypto/keys';
 import { signBytes } from '../../lib/crypto/signature';
@@ -29,7 +29,7 @@ import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
 const leftovers = new Set<() => Promise<unknown>>();
 
 /** `createClient`, the client stopped by {@link cleanUp} if the test does not stop it. */
-export function makeClient(config: Partial<Config>): BackbeatClient {
+export function makeClient(config: ClientConfig): BackbeatClient {
   const client = createClient(config);
   leftovers.add(() => client.stop({ timeoutMs: 0 }));
   return client;

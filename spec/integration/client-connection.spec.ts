@@ -55,7 +55,10 @@ describe('client connection', () => {
 
     const server = await startNatsServer({ port });
     const connected = await healthWhere(client, (health) => health.connected);
-    expect(connected.reason).toBeNull();
+    // Connected, still on synthetic beats until a pulse frame comes: the reason says so.
+    expect(connected.reason).toMatch(
+      /^connected to NATS but no pulse frame on backbeat\.conn-late\.beat/,
+    );
     const pulse = await makePulse({ natsUrl: server.url, clusterId: cluster, tempoBpm: 1200 });
     const followed = await nextBeat(client, (b) => b.source === 'pulse');
     // The first pulse frame after only synthetic beats starts a new timeline.

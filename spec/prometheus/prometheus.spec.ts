@@ -84,7 +84,7 @@ function expectedSeries(
   put('budgets_timed_out_total', metrics.budgets.timedOut);
   put('budgets_pending', metrics.budgets.pending);
   put('errors_total', metrics.errors.total);
-  put('last_error_timestamp_seconds', metrics.errors.last / 1000);
+  put('last_error_timestamp_seconds', (metrics.errors.last?.atMs ?? 0) / 1000);
   put('local_degradation', health.localDegradation ? 1 : 0);
   put('tempo_bpm', health.tempoBpm);
   put('time_drift_seconds', health.timeDriftMs / 1000);

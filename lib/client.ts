@@ -43,6 +43,7 @@ import { withinBeats } from './operators/within-beats';
 import { beatIndexToLegacy, legacyToBeatIndex } from './protocol/legacy';
 import type { StatusClaim, StatusClaimInput } from './protocol/status-claim';
 import { beatSubject } from './protocol/subjects';
+import { isPromiseLike } from './promise-like';
 import { statusClaimMessages, type ClaimDelivery } from './transport/claim-messages';
 import { checkStatusStream } from './transport/ensure-status-stream';
 import { NatsLink, type LinkEvent } from './transport/nats-link';
@@ -803,14 +804,6 @@ export class BackbeatClient implements AsyncDisposable {
     this.counts.errors++;
     this.counts.lastErrorAt = this.wallNow();
   }
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 /**

@@ -3,6 +3,7 @@
  * subject, accepted or rejected with exactly one reason.
  */
 import { decodeStrictBase64 } from '../crypto/base64';
+import { sameBytes } from '../crypto/keys';
 import { verifyBytes } from '../crypto/signature';
 import { BEAT_FRAME_TYPE, RESERVED_PHASES, type BeatFrame } from './beat-frame';
 import { parseBeatFrame } from './frame-check';
@@ -257,10 +258,4 @@ function judgeSignature(
   const signature = decodeStrictBase64(signatures[0], 64);
   if (signature === null || !verifyBytes(publicKey, payload, signature)) return 'bad-signature';
   return undefined;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

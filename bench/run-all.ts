@@ -167,9 +167,9 @@ function judgeRows(result: any): Row[] {
   return [
     {
       benchmark: '(info) frame judge at 10 frames/s (cold), per call',
-      sdk: `judge fast path ${cold['judge-fast'].medianUs} µs, zod path ${cold['judge-zod'].medianUs} µs`,
+      sdk: `judge on SDK pulse frames ${cold['judge-sdk'].medianUs} µs, on Go-written ${cold['judge-go'].medianUs} µs`,
       baseline: `JSON.parse ${cold['json-parse'].medianUs} µs`,
-      ratio: `+${result.ratios.coldJudgeFastMinusJsonParseUs} µs`,
+      ratio: `+${result.ratios.coldJudgeSdkMinusJsonParseUs} µs, +${result.ratios.coldJudgeGoMinusJsonParseUs} µs`,
       goal: '—',
       met: null,
     },

@@ -74,6 +74,7 @@ export class ClaimFlow {
   private readonly defaultTaskId = makeDefaultTaskId();
   private readonly waiting: Waiting[] = [];
   private droppedWaiting = 0;
+  private awaitingFirstBeat = false;
 
   constructor(private readonly options: ClaimFlowOptions) {}
 
@@ -102,7 +103,7 @@ export class ClaimFlow {
     if (beat !== null && this.waiting.length === 0) return of(this.seal(valid, beat));
     const signed = new AsyncSubject<SignedClaim>();
     this.waiting.push({ input: valid, signed });
-    if (this.waiting.length === 1) this.awaitFirstBeat();
+    if (!this.awaitingFirstBeat) this.awaitFirstBeat();
     if (this.waiting.length > this.options.bufferSize) {
       this.droppedWaiting++;
       this.waiting.shift()!.signed.complete();
@@ -164,8 +165,10 @@ export class ClaimFlow {
 
   /** At the first beat, stamps every waiting input with it, in order, synchronously. */
   private awaitFirstBeat(): void {
+    this.awaitingFirstBeat = true;
     this.options.beat$.pipe(first()).subscribe({
       next: (beat) => {
+        this.awaitingFirstBeat = false;
         for (const { input, signed } of this.waiting.splice(0)) {
           try {
             signed.next(this.seal(input, beat));
@@ -175,7 +178,10 @@ export class ClaimFlow {
           }
         }
       },
-      error: () => this.stopped(),
+      error: () => {
+        this.awaitingFirstBeat = false;
+        this.stopped();
+      },
     });
   }
 

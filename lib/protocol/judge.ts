@@ -7,7 +7,6 @@ import { sameBytes } from '../crypto/keys';
 import { verifyBytes } from '../crypto/signature';
 import { BEAT_FRAME_TYPE, RESERVED_PHASES, type BeatFrame } from './beat-frame';
 import { parseBeatFrame } from './frame-check';
-import { readWrittenFrame } from './frame-text';
 import { headerValues, type HeadersLike } from './headers';
 import { LegacyFrameSchema, legacyToBeatIndex } from './legacy';
 import { MAX_PAYLOAD_BYTES } from './text';
@@ -146,24 +145,18 @@ function judge(
   } catch {
     return reject('not-json');
   }
-  // A frame in the writers' form is valid JSON, not legacy-shaped, and passes the schema.
-  let frame = readWrittenFrame(text);
-  if (frame === undefined) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      return reject('not-json');
-    }
-    if (isLegacyShaped(raw)) {
-      return ctx.acceptLegacyFrames
-        ? judgeLegacy(raw, payload, headers, ctx)
-        : reject('legacy-off');
-    }
-    const parsed = parseBeatFrame(raw);
-    if (!parsed.success) return reject('schema');
-    frame = parsed.data;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return reject('not-json');
   }
+  if (isLegacyShaped(raw)) {
+    return ctx.acceptLegacyFrames ? judgeLegacy(raw, payload, headers, ctx) : reject('legacy-off');
+  }
+  const parsed = parseBeatFrame(raw);
+  if (!parsed.success) return reject('schema');
+  const frame = parsed.data;
   if (frame.cluster_id !== ctx.clusterId) return reject('other-cluster');
   const beatsPerBar = frame.beats_per_bar ?? DEFAULT_BEATS_PER_BAR;
   if (

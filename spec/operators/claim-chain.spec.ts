@@ -185,6 +185,21 @@ describe('signClaim(client)', () => {
     });
   });
 
+  it('passes an error on after the inputs that arrived before it', () => {
+    scheduler.run(({ hot, expectObservable }) => {
+      test = createTestClient({}, { scheduler });
+      const failure = new Error('upstream failed');
+      const signed$ = hot('10ms a 9ms #', { a: input('a') }, failure).pipe(
+        signClaim(test.client),
+        map(stamp),
+      );
+      expectObservable(signed$).toBe('300ms (a#)', { a: 'a0' }, failure);
+      void test.client.start();
+      at(scheduler, 300, () => test!.pulse().play(1));
+      at(scheduler, 400, () => void test!.stop());
+    });
+  });
+
   it('errors with ClientStateError when the client stops before the first beat', () => {
     scheduler.run(({ hot, expectObservable }) => {
       test = createTestClient({}, { scheduler });

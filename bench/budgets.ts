@@ -11,7 +11,8 @@
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { filter, NEVER, scan, Subject, takeUntil, type Observable, type Subscription } from 'rxjs';
-import { shareBeatBudgets, type CountedBeat } from '../lib/beats/budget-index';
+import type { CountedBeat } from '../lib/beats/budget-index';
+import { shareBeatBudgets } from '../spec/beats/shared-budgets';
 import { withinBeats } from '../lib/operators/within-beats';
 import { sized } from './support';
 

@@ -1,6 +1,6 @@
 /**
  * Status claims end to end: validated, filled, signed and published claims per second
- * (`buildClaim` + `StatusPublisher.publish` per claim, then one `flush`), against two baselines
+ * (`validateClaimInput`, `sealClaim` and `StatusPublisher.publish` per claim, then one `flush`), against two baselines
  * in the same run:
  * - `rawNats`: a hand-written nats.js publisher that JSON-encodes a payload of the same size,
  *   signs it with node:crypto and publishes it with the same six headers (the same wire bytes,
@@ -16,7 +16,8 @@ import { sign } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
 import nacl from 'tweetnacl';
-import { buildClaim } from '../lib/claims/build-claim';
+import { sealClaim } from '../lib/claims/seal-claim';
+import { validateClaimInput } from '../lib/claims/validate-claim-input';
 import { makeDefaultTaskId } from '../lib/claims/default-task-id';
 import { HybridLogicalClock } from '../lib/clock/hlc';
 import { encodeBase64 } from '../lib/crypto/base64';
@@ -53,7 +54,7 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-/** Claims per second through buildClaim and the publisher. */
+/** Claims per second through validateClaimInput, sealClaim and the publisher. */
 async function sdkRound(nc: NatsConnection, awaitEach: boolean): Promise<number> {
   const clock = new HybridLogicalClock(AGENT);
   const publisher = new StatusPublisher({ delivery: 'core', bufferSize: 1024 });
@@ -67,7 +68,9 @@ async function sdkRound(nc: NatsConnection, awaitEach: boolean): Promise<number>
   };
   const start = performance.now();
   for (let i = 0; i < CLAIMS_PER_ROUND; i++) {
-    const sent = publisher.publish(buildClaim(input, { ...ctx, hlc: clock.tick() }));
+    const sent = publisher.publish(
+      sealClaim(validateClaimInput(input), { ...ctx, hlc: clock.tick() }),
+    );
     if (awaitEach) await sent;
     else sent.catch(fail);
   }
@@ -127,7 +130,7 @@ async function main(): Promise<void> {
   const nc = await connect({ servers: url });
   try {
     const clock = new HybridLogicalClock(AGENT);
-    const sample = buildClaim(input, {
+    const sample = sealClaim(validateClaimInput(input), {
       clusterId: CLUSTER,
       agentId: AGENT,
       defaultTaskId: makeDefaultTaskId(),

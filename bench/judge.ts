@@ -1,13 +1,13 @@
 /**
- * Cost of the frame judge per call, in µs: "cold-ish" (one call of each kind every 100 ms, as a
- * pulse at 10 frames/s gives them, so V8 never warms the code) and hot (a tight loop).
+ * Cost of the frame judge per call, in µs, on frames of both writers: "cold-ish" (one call of
+ * each kind every 100 ms, as a pulse at 10 frames/s gives them, so V8 never warms the code) and
+ * hot (a tight loop).
  *
  * Kinds: `json-parse` (the baseline: what a raw nats.js subscriber does with the payload),
- * `judge-fast` (judgeFrame on frames as pulses write them: read from the text by one regular
- * expression, without JSON.parse), `judge-zod` (judgeFrame on frames both fast paths leave to
- * the zod schema: a 20-emoji phase), and the parse step alone on the same frames: `read-written`
- * (readWrittenFrame on the text), `parse-fast` (the object-level fast path, for frames in another
- * layout) vs `parse-zod`, on the parsed objects.
+ * `judge-sdk` (judgeFrame on frames as the SDK pulse writes them), `judge-go` (on frames as the
+ * Go pulse writes them: its struct's field order, an RFC3339Nano `deadline_at`), and the parse
+ * step alone on the parsed Go-written frames: `parse-fast` (the judge's fast reader,
+ * frame-check.ts) against `parse-zod` (the schema).
  *
  * Run: npm run bench:judge (prints JSON; COLD_CALLS, HOT_CALLS; BENCH_QUICK=1: fewer)
  */
@@ -15,10 +15,9 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BeatFrameSchema } from '../lib/protocol/beat-frame';
 import { fastParseBeatFrame } from '../lib/protocol/frame-check';
-import { readWrittenFrame } from '../lib/protocol/frame-text';
 import { judgeFrame, type JudgeContext } from '../lib/protocol/judge';
 import { windowIdFor } from '../lib/protocol/windows';
-import { sized } from './support';
+import { goWrittenFrame, sized } from './support';
 
 const CLUSTER = 'chorus-dev';
 const COLD_CALLS = Math.round(sized('COLD_CALLS', 50, 10));
@@ -33,45 +32,45 @@ const context: JudgeContext = {
   legacy: () => ({ beatsPerBar: 4, tempoBpm: 120, hlc: '018bcfe56800:0000:agent' }),
 };
 
-function frameText(beatIndex: number, phase: string): string {
+/** A frame as the SDK pulse writes it. */
+function frameText(beatIndex: number): string {
   return JSON.stringify({
     type: 'backbeat.beatframe.v1',
     cluster_id: CLUSTER,
     pulse_id: 'pulse-a',
     beat_index: beatIndex,
     downbeat: beatIndex % 4 === 0,
-    phase,
+    phase: 'work',
     hlc: `${(T0 + beatIndex * 100).toString(16).padStart(12, '0')}:0000:pulse-a`,
     deadline_at: new Date(T0 + (beatIndex + 1) * 100).toISOString(),
     tempo_bpm: 600,
     window_id: windowIdFor(CLUSTER, beatIndex, 4),
+    beats_per_bar: 4,
   });
 }
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const count = Math.max(COLD_CALLS, HOT_CALLS);
-const plain = Array.from({ length: count }, (_, i) => encoder.encode(frameText(i, 'work')));
-const unusual = Array.from({ length: count }, (_, i) =>
-  encoder.encode(frameText(i, '😀'.repeat(20))),
-);
-const texts = plain.map((payload) => decoder.decode(payload));
-const objects = texts.map((text) => JSON.parse(text) as unknown);
+const sdk = Array.from({ length: count }, (_, i) => encoder.encode(frameText(i)));
+const go = sdk.map(goWrittenFrame);
+const objects = go.map((payload) => JSON.parse(decoder.decode(payload)) as unknown);
 
 function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(`bench set-up is wrong: ${what}`);
 }
-check(judgeFrame(plain[0], undefined, context).ok, 'plain frames must be accepted');
-check(judgeFrame(unusual[0], undefined, context).ok, 'unusual frames must be accepted');
-check(fastParseBeatFrame(JSON.parse(decoder.decode(unusual[0]))) === undefined, 'zod path');
-check(readWrittenFrame(decoder.decode(plain[0])) !== undefined, 'plain frames are written form');
-check(readWrittenFrame(decoder.decode(unusual[0])) === undefined, 'unusual frames are not');
+check(judgeFrame(sdk[0], undefined, context).ok, 'SDK frames must be accepted');
+check(judgeFrame(go[0], undefined, context).ok, 'Go-written frames must be accepted');
+check(fastParseBeatFrame(objects[0]) !== undefined, 'the fast reader takes Go-written frames');
+check(
+  go.slice(0, 10).some((payload) => /"deadline_at":"[^"]+\.\d{9}Z"/.test(decoder.decode(payload))),
+  'Go deadlines have up to 9 fraction digits',
+);
 
 const kinds: Record<string, (i: number) => unknown> = {
-  'json-parse': (i): unknown => JSON.parse(decoder.decode(plain[i])),
-  'judge-fast': (i) => judgeFrame(plain[i], undefined, context),
-  'judge-zod': (i) => judgeFrame(unusual[i], undefined, context),
-  'read-written': (i) => readWrittenFrame(texts[i]),
+  'json-parse': (i): unknown => JSON.parse(decoder.decode(sdk[i])),
+  'judge-sdk': (i) => judgeFrame(sdk[i], undefined, context),
+  'judge-go': (i) => judgeFrame(go[i], undefined, context),
   'parse-fast': (i) => fastParseBeatFrame(objects[i]),
   'parse-zod': (i) => BeatFrameSchema.safeParse(objects[i]),
 };
@@ -120,9 +119,8 @@ async function main(): Promise<void> {
         coldAt10PerSecond: { calls: COLD_CALLS, ...coldSummary },
         hot: { calls: HOT_CALLS, ...hot },
         ratios: {
-          coldJudgeZodOverFast: round(median('judge-zod') / median('judge-fast')),
-          coldJudgeFastMinusJsonParseUs: round(median('judge-fast') - median('json-parse')),
-          hotJudgeZodOverFast: round(hot['judge-zod'].meanUs / hot['judge-fast'].meanUs),
+          coldJudgeSdkMinusJsonParseUs: round(median('judge-sdk') - median('json-parse')),
+          coldJudgeGoMinusJsonParseUs: round(median('judge-go') - median('json-parse')),
         },
       },
       null,

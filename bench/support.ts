@@ -130,3 +130,54 @@ export function stampingConnection(
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * The Go pulse's BeatFrame struct, field by field in its declaration order: Go's
+ * `encoding/json` writes a struct's fields in that order, `beats_per_bar` included (no
+ * `omitempty`).
+ */
+const GO_FIELD_ORDER = [
+  'type',
+  'cluster_id',
+  'pulse_id',
+  'beat_index',
+  'downbeat',
+  'phase',
+  'hlc',
+  'deadline_at',
+  'tempo_bpm',
+  'window_id',
+  'beats_per_bar',
+] as const;
+
+/**
+ * A Go `time.Time` as `encoding/json` writes it (RFC3339Nano): UTC, the fraction to the
+ * nanosecond with trailing zeros cut, so up to 9 digits (a deadline taken from Go's clock almost
+ * always has 9). The SDK pulse's frame carries whole ms; the nanoseconds below the ms are made up
+ * from the beat index, so that the text varies from frame to frame as a real clock's does.
+ */
+function rfc3339Nano(wallMs: number, beatIndex: number): string {
+  const iso = new Date(wallMs).toISOString(); // '2026-12-05T13:26:16.123Z'
+  const belowMs = ((beatIndex * 104729) % 999_999) + 1;
+  const fraction = `${iso.slice(20, 23)}${String(belowMs).padStart(6, '0')}`.replace(/0+$/, '');
+  return `${iso.slice(0, 19)}${fraction === '' ? '' : `.${fraction}`}Z`;
+}
+
+/**
+ * The frame of `payload` (the SDK pulse's, unsigned) as the Go pulse writes it: the same values,
+ * its fields in {@link GO_FIELD_ORDER}, `deadline_at` in RFC3339Nano.
+ *
+ * @example
+ * goWrittenFrame(encoder.encode(JSON.stringify(frame))); // …"deadline_at":"2026-12-05T13:26:16.123104729Z"…
+ * @param payload A BeatFrame's JSON bytes.
+ * @return The same frame's bytes as the Go pulse writes them.
+ */
+export function goWrittenFrame(payload: Uint8Array): Uint8Array {
+  const frame = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
+  const deadline = rfc3339Nano(Date.parse(String(frame.deadline_at)), Number(frame.beat_index));
+  const written: Record<string, unknown> = {};
+  for (const field of GO_FIELD_ORDER) {
+    written[field] = field === 'deadline_at' ? deadline : (frame[field] ?? 4);
+  }
+  return new TextEncoder().encode(JSON.stringify(written));
+}

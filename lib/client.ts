@@ -21,9 +21,7 @@ import { FrameIntake } from './beats/frame-intake';
 import { BeatEngine } from './beats/engine';
 import type { Beat } from './beats/beat';
 import { registerSharedBeatSource, SharedBudgetIndex } from './beats/budget-index';
-import { makeDefaultTaskId } from './claims/default-task-id';
-import { sealClaim } from './claims/seal-claim';
-import { validateClaimInput } from './claims/validate-claim-input';
+import { ClaimFlow, registerClaimFlow } from './claims/claim-flow';
 import { carriedWallClock } from './clock/carried-wall-clock';
 import { HybridLogicalClock } from './clock/hlc';
 import { monotonicNow } from './clock/monotonic-now';
@@ -48,6 +46,7 @@ import { withinBeats } from './operators/within-beats';
 import { beatIndexToLegacy, legacyToBeatIndex } from './protocol/legacy';
 import type { StatusClaim, StatusClaimInput } from './protocol/status-claim';
 import { beatSubject } from './protocol/subjects';
+import { isPromiseLike } from './promise-like';
 import { statusClaimMessages, type ClaimDelivery } from './transport/claim-messages';
 import { checkStatusStream } from './transport/ensure-status-stream';
 import { NatsLink, type LinkEvent } from './transport/nats-link';
@@ -138,8 +137,8 @@ export class BackbeatClient implements AsyncDisposable {
   private readonly intake: FrameIntake;
   private readonly publisher: StatusPublisher;
   private readonly budgets: SharedBudgetIndex;
+  private readonly claims: ClaimFlow;
   private readonly internal: Subscription[] = [];
-  private readonly defaultTaskId = makeDefaultTaskId();
   private readonly healthChanges = new Subject<HealthStatus>();
   private readonly connections = new Subject<NatsConnection>();
   /** Emits once when `stop()` begins: what the client opened for users ends with it. */
@@ -161,7 +160,6 @@ export class BackbeatClient implements AsyncDisposable {
   private reason: string | null = null;
   private connectedSince: number | null = null;
   private connectedTotalMs = 0;
-  private claimsWaitingForBeat: Promise<Beat> | null = null;
   private startPromise: Promise<void> | null = null;
   private stopPromise: Promise<{ dropped: number }> | null = null;
   private warnedLegacyConversion = false;
@@ -223,6 +221,20 @@ export class BackbeatClient implements AsyncDisposable {
     });
     this.beat$ = this.engine.beats$;
     this.downbeat$ = this.engine.downbeats$;
+    this.claims = new ClaimFlow({
+      clusterId,
+      agentId,
+      signingKey: this.config.signingKey,
+      bufferSize: this.config.statusBufferSize,
+      tick: () => this.clock.tick(),
+      currentBeat: () => this.engine.lastBeat,
+      beat$: this.beat$,
+      publisher: this.publisher,
+      assertRunning: (what) => this.assertRunning(what),
+      logger,
+      onInvalid: (err) => this.noteError(err, 'STATUS_CLAIM_INVALID'),
+    });
+    registerClaimFlow(this, this.claims);
     registerSharedBeatSource(this.beat$, this.budgets);
     this.stateLog = new StateLog({
       clusterId,
@@ -477,9 +489,11 @@ export class BackbeatClient implements AsyncDisposable {
   }
 
   /**
-   * Validates, fills, signs and sends one claim. Resolves with the claim as sent (core: handed
-   * to NATS, or queued while disconnected; JetStream: acknowledged). A claim emitted before
-   * the first beat waits for it.
+   * Sends one claim through the claim chain (`validateClaim`, `signClaim`, `publishClaim`):
+   * validated, stamped with the beat, window and HLC current now, signed, and published through
+   * the bounded buffer. Resolves with the claim as sent (core: handed to NATS, or held in the
+   * buffer while disconnected; JetStream: acknowledged). `state`, `beatsLeft` and `progress`
+   * are required. A claim emitted before the first beat waits for it.
    *
    * @example
    * ```ts
@@ -490,48 +504,16 @@ export class BackbeatClient implements AsyncDisposable {
    * @return The wire claim as sent.
    * @throws StatusClaimValidationError when the input is invalid; nothing is published.
    * @throws ClientStateError before `start()` or after `stop()`.
+   * @throws StatusClaimDroppedError when the bounded buffer dropped it before it was sent
+   * (JetStream, or while waiting for the first beat).
    */
-  async emitStatusClaim(input: StatusClaimInput): Promise<StatusClaim> {
-    this.assertRunning('emitStatusClaim');
-    let valid: ReturnType<typeof validateClaimInput>;
-    try {
-      valid = validateClaimInput(input);
-    } catch (err) {
-      this.noteError(err, 'STATUS_CLAIM_INVALID');
-      throw err;
-    }
-    const beat = await this.beatForClaim();
-    this.assertRunning('emitStatusClaim');
-    const sealed = sealClaim(valid, {
-      clusterId: this.config.clusterId,
-      agentId: this.config.agentId,
-      defaultTaskId: this.defaultTaskId,
-      beat,
-      hlc: this.clock.tick(),
-      signingKey: this.config.signingKey,
-    });
-    await this.publisher.publish(sealed);
-    return sealed.claim;
-  }
-
-  /** The current beat, or (in emission order with other waiting claims) the first one. */
-  private beatForClaim(): Beat | Promise<Beat> {
-    const current = this.engine.state.currentBeat;
-    if (current && !this.claimsWaitingForBeat) return current;
-    this.claimsWaitingForBeat ??= firstValueFrom(this.beat$).then(
-      (beat) => {
-        this.claimsWaitingForBeat = null;
-        return beat;
-      },
-      () => {
-        throw new ClientStateError('the client stopped before the first beat');
-      },
-    );
-    return this.claimsWaitingForBeat;
+  emitStatusClaim(input: StatusClaimInput): Promise<StatusClaim> {
+    return this.claims.emit(input, 'emitStatusClaim');
   }
 
   /**
-   * `emitStatus(client)`: an operator that sends each input as a claim, in order.
+   * `emitStatus(client)`: an operator that sends each input as a claim, in order; emits each
+   * claim once sent (core) or acknowledged (JetStream).
    *
    * @example
    * ```ts
@@ -539,7 +521,7 @@ export class BackbeatClient implements AsyncDisposable {
    * ```
    * @return The operator.
    */
-  emitStatus(): OperatorFunction<StatusClaimInput, StatusClaim> {
+  emitStatus(): OperatorFunction<StatusClaimInput, Readonly<StatusClaim>> {
     return emitStatus(this);
   }
 
@@ -803,8 +785,8 @@ export class BackbeatClient implements AsyncDisposable {
       status: {
         emitted: status.emitted,
         errors: status.errors,
-        buffered: status.buffered,
-        dropped: status.dropped,
+        buffered: status.buffered + this.claims.buffered,
+        dropped: status.dropped + this.claims.dropped,
         retries: status.retries,
       },
       budgets: {
@@ -858,14 +840,6 @@ export class BackbeatClient implements AsyncDisposable {
     const message = err instanceof Error ? err.message : String(err);
     this.lastError = Object.freeze({ atMs: this.wallNow(), code, message });
   }
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 /**

@@ -23,6 +23,7 @@ export {
   CLAIM_STATES,
   type StatusClaim,
   type StatusClaimInput,
+  type ValidStatusClaimInput,
 } from './protocol/status-claim';
 export { beatSubject, statusSubject, statusWildcard } from './protocol/subjects';
 export type { Beat, BeatSource } from './beats/beat';
@@ -53,7 +54,11 @@ export {
   type StatusDelivery,
 } from './config';
 export { withinBeats, type WithinBeatsConfig } from './operators/within-beats';
-export { emitStatus, type StatusEmitter } from './operators/emit-status';
+export { emitStatus } from './operators/emit-status';
+export { validateClaim } from './operators/validate-claim';
+export { signClaim } from './operators/sign-claim';
+export { publishClaim } from './operators/publish-claim';
+export type { SignedClaim } from './claims/claim-flow';
 export { legacyToBeatIndex, beatIndexToLegacy } from './protocol/legacy';
 export { FRAME_REJECT_REASONS, type FrameRejectReason } from './protocol/judge';
 export {
@@ -74,5 +79,4 @@ export type { CountedBeat } from './beats/elapsed';
 export type { RejectedCounts } from './beats/frame-intake';
 export type { SigningKey } from './crypto/keys';
 export type { PulseScheduler } from './pulse/scheduler';
-export type { ClientRuntime } from './client';
 export type { PulseFrame } from './pulse/frame';

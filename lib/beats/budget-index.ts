@@ -1,4 +1,4 @@
-import type { Observable, Observer, Subscription } from 'rxjs';
+import type { Observable, Observer } from 'rxjs';
 import { elapsedSince, type CountedBeat } from './elapsed';
 
 export { elapsedSince, type CountedBeat };
@@ -73,7 +73,7 @@ export abstract class IndexedBudget implements Link {
  * stream's own subscribers (so a budget started by a subscriber of that beat counts from the
  * next one, exactly as its own subscription would), and end it with `complete` (pending budgets
  * error with `BeatSourceClosedError`) or `error`. It is an `Observer`, so `beat$.subscribe(index)`
- * feeds it too; {@link shareBeatBudgets} does that and registers it.
+ * feeds it too; {@link registerSharedBeatSource} makes `withinBeats` use it.
  */
 export class SharedBudgetIndex implements Observer<CountedBeat> {
   private readonly buckets = new Map<number, Link>();
@@ -234,26 +234,4 @@ export function registerSharedBeatSource(
  */
 export function sharedBudgetIndexOf(beat$: Observable<CountedBeat>): SharedBudgetIndex | undefined {
   return indexesBySource.get(beat$);
-}
-
-/**
- * Creates a {@link SharedBudgetIndex}, subscribes it to `beat$` (its one subscription) and
- * registers it. Call it before anything else subscribes to a hot `beat$`, so the index sees each
- * beat first.
- *
- * @example
- * ```ts
- * const { index, subscription } = shareBeatBudgets(beat$);
- * work$.pipe(withinBeats(10, beat$)); // now waits in `index`
- * ```
- * @param beat$ The shared beat stream.
- * @return The index and its subscription to `beat$`.
- */
-export function shareBeatBudgets(beat$: Observable<CountedBeat>): {
-  index: SharedBudgetIndex;
-  subscription: Subscription;
-} {
-  const index = new SharedBudgetIndex();
-  registerSharedBeatSource(beat$, index);
-  return { index, subscription: beat$.subscribe(index) };
 }

@@ -137,6 +137,13 @@ function keyBytes(key: unknown, lengths: readonly number[]): Uint8Array | null {
   return null;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+/**
+ * Whether two byte arrays hold the same bytes.
+ *
+ * @param a Bytes.
+ * @param b Bytes.
+ * @return True when equal in length and content.
+ */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

@@ -1,51 +1,38 @@
-import { concatMap, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
+import type { BackbeatClient } from '../client';
 import type { StatusClaim, StatusClaimInput } from '../protocol/status-claim';
+import { publishClaim } from './publish-claim';
+import { signClaim } from './sign-claim';
+import { validateClaim } from './validate-claim';
 
 /**
- * What `emitStatus` needs of a client: a way to send one claim.
+ * Sends each status claim input through `client`, in order: the claim chain
+ * `validateClaim(), signClaim(client), publishClaim(client)`. Emits each `StatusClaim` once
+ * sent (core: handed to nats.js, or held in the bounded buffer while disconnected; JetStream:
+ * acknowledged); completes after the last.
+ *
+ * Each input is stamped with the beat, window and HLC current when it arrives (before the
+ * first beat, with that beat). `state`, `beatsLeft` and `progress` are required: an invalid input
+ * errors the stream with `StatusClaimValidationError` naming every bad field, and nothing of it
+ * is published. Claims go straight into the client's bounded buffer (`statusBufferSize`; beyond
+ * it the oldest are dropped, counted, and not emitted). For the claim as stamped, before it is
+ * sent, use `validateClaim()` and `signClaim(client)` alone.
  *
  * @example
  * ```ts
- * // A stand-in for tests: claims are recorded, not published.
- * const sent: StatusClaimInput[] = [];
- * const recorder: StatusEmitter = {
- *   emitStatusClaim: async (input) => (sent.push(input), toClaim(input)),
- * };
- * inputs$.pipe(emitStatus(recorder)).subscribe();
- * ```
- */
-export interface StatusEmitter {
-  /**
-   * Validates, fills, signs and publishes one claim.
-   *
-   * @example
-   * ```ts
-   * const claim = await emitter.emitStatusClaim({ state: 'review', beatsLeft: 1, progress: 0.9 });
-   * ```
-   * @param input The claim, as the caller writes it.
-   * @return The claim as sent.
-   */
-  emitStatusClaim(input: StatusClaimInput): Promise<StatusClaim>;
-}
-
-/**
- * Sends each status claim input through `client`, in order and one at a time: validated,
- * filled, signed and published; emits each claim as sent.
- *
- * An invalid input errors the stream with `StatusClaimValidationError` (nothing of it is
- * published); the stream completes after the last claim is sent.
- *
- * @example
  * progress$
  *   .pipe(
- *     map((done) => ({ state: 'executing', beatsLeft: 10 - done, progress: done / 10 })),
+ *     map((done) => ({ state: 'executing' as const, beatsLeft: 10 - done, progress: done / 10 })),
  *     emitStatus(client),
  *   )
  *   .subscribe((claim) => console.log('sent at beat', claim.beat_index));
- *
- * @param client A started client (or anything with `emitStatusClaim`).
+ * ```
+ * @see validateClaim, signClaim, publishClaim: the three steps.
+ * @param client A client made by `createClient`, started.
  * @return An operator from inputs to the claims sent.
  */
-export function emitStatus(client: StatusEmitter): OperatorFunction<StatusClaimInput, StatusClaim> {
-  return concatMap((input) => client.emitStatusClaim(input));
+export function emitStatus(
+  client: BackbeatClient,
+): OperatorFunction<StatusClaimInput, Readonly<StatusClaim>> {
+  return (input$) => input$.pipe(validateClaim(), signClaim(client), publishClaim(client));
 }

@@ -3,10 +3,10 @@
  * subject, accepted or rejected with exactly one reason.
  */
 import { decodeStrictBase64 } from '../crypto/base64';
+import { sameBytes } from '../crypto/keys';
 import { verifyBytes } from '../crypto/signature';
 import { BEAT_FRAME_TYPE, RESERVED_PHASES, type BeatFrame } from './beat-frame';
 import { parseBeatFrame } from './frame-check';
-import { readWrittenFrame } from './frame-text';
 import { headerValues, type HeadersLike } from './headers';
 import { LegacyFrameSchema, legacyToBeatIndex } from './legacy';
 import { MAX_PAYLOAD_BYTES } from './text';
@@ -145,24 +145,18 @@ function judge(
   } catch {
     return reject('not-json');
   }
-  // A frame in the writers' form is valid JSON, not legacy-shaped, and passes the schema.
-  let frame = readWrittenFrame(text);
-  if (frame === undefined) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      return reject('not-json');
-    }
-    if (isLegacyShaped(raw)) {
-      return ctx.acceptLegacyFrames
-        ? judgeLegacy(raw, payload, headers, ctx)
-        : reject('legacy-off');
-    }
-    const parsed = parseBeatFrame(raw);
-    if (!parsed.success) return reject('schema');
-    frame = parsed.data;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return reject('not-json');
   }
+  if (isLegacyShaped(raw)) {
+    return ctx.acceptLegacyFrames ? judgeLegacy(raw, payload, headers, ctx) : reject('legacy-off');
+  }
+  const parsed = parseBeatFrame(raw);
+  if (!parsed.success) return reject('schema');
+  const frame = parsed.data;
   if (frame.cluster_id !== ctx.clusterId) return reject('other-cluster');
   const beatsPerBar = frame.beats_per_bar ?? DEFAULT_BEATS_PER_BAR;
   if (
@@ -257,10 +251,4 @@ function judgeSignature(
   const signature = decodeStrictBase64(signatures[0], 64);
   if (signature === null || !verifyBytes(publicKey, payload, signature)) return 'bad-signature';
   return undefined;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -76,15 +76,18 @@ export const StatusClaimSchema = z.object({
 export type StatusClaim = z.infer<typeof StatusClaimSchema>;
 
 /**
- * What a caller gives `emitStatusClaim`: camelCase, the SDK fills the rest. An empty or absent
- * `taskId` becomes the client's default task id; `notes` defaults to empty.
+ * What a caller gives `emitStatusClaim`: camelCase, the SDK fills the rest. `state`,
+ * `beatsLeft` and `progress` are required; an empty or absent `taskId` becomes the client's
+ * default task id; `notes` defaults to empty. Strict: any other field (`beats_left`, `task_id`)
+ * is an issue, not silently dropped.
  *
  * @example
  * ```ts
  * StatusClaimInputSchema.safeParse({ state: 'waiting', beatsLeft: 2, progress: 0.5, waitFor: ['db'] }).success; // true
+ * StatusClaimInputSchema.safeParse({ state: 'waiting', beats_left: 2, progress: 0.5 }).success; // false
  * ```
  */
-export const StatusClaimInputSchema = z.object({
+export const StatusClaimInputSchema = z.strictObject({
   taskId: z.union([z.literal(''), taskIdSchema]).optional(),
   state: stateSchema,
   waitFor: waitForSchema.optional(),

@@ -3,9 +3,10 @@
  * schedule. The examples, tests and benchmarks run against it; `backbeat pulse` runs it from the
  * command line.
  */
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { connectNats } from '../transport/dial';
 import { carriedWallClock } from '../clock/carried-wall-clock';
+import { toMsgHdrs } from '../transport/status-publisher';
 import { HybridLogicalClock } from '../clock/hlc';
 import { parseSigningKey } from '../crypto/keys';
 import { ConnectionError } from '../errors';
@@ -136,7 +137,8 @@ export async function startPulse(options: PulseOptions): Promise<Pulse> {
         deadlineAtMs: physicalNow() + (beat.nextDueAtMs - beat.nowMs),
         signingKey,
       });
-      connection.publish(subject, payload, { headers: toMsgHdrs(headers) });
+      const signed = Object.keys(headers).length > 0;
+      connection.publish(subject, payload, { headers: signed ? toMsgHdrs(headers) : undefined });
     } catch (error) {
       report(error);
     }
@@ -186,13 +188,4 @@ async function dial(servers: string | string[], pulseId: string): Promise<NatsCo
       { cause: error },
     );
   }
-}
-
-/** nats.js headers from the frame maker's record; undefined when there are none. */
-function toMsgHdrs(record: Readonly<Record<string, string>>): MsgHdrs | undefined {
-  const entries = Object.entries(record);
-  if (entries.length === 0) return undefined;
-  const result = natsHeaders();
-  for (const [name, value] of entries) result.set(name, value);
-  return result;
 }

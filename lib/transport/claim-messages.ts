@@ -1,6 +1,7 @@
 import type { NatsConnection, Subscription as NatsSubscription } from 'nats';
 import { Observable } from 'rxjs';
 import type { StatusMessage } from '../observers/judge-claim';
+import { isPromiseLike } from '../promise-like';
 import { statusStreamName, statusStreamSubjects, statusWildcard } from '../protocol/subjects';
 
 /**
@@ -76,10 +77,6 @@ export function statusClaimMessages(
       subscription?.unsubscribe();
     };
   });
-}
-
-function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** Each agent's last stored claim, oldest first; none when JetStream or the stream is absent. */

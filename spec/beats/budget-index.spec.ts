@@ -5,11 +5,11 @@ import {
   elapsedSince,
   IndexedBudget,
   registerSharedBeatSource,
-  shareBeatBudgets,
   SharedBudgetIndex,
   sharedBudgetIndexOf,
   type CountedBeat,
 } from '../../lib/beats/budget-index';
+import { shareBeatBudgets } from './shared-budgets';
 import { BeatBudgetExceededError, BeatSourceClosedError } from '../../lib/errors';
 import { withinBeats } from '../../lib/operators/within-beats';
 

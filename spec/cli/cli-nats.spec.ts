@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, headers as natsHeaders, type Msg, type NatsConnection } from 'nats';
 import { keyFileText } from '../../lib/cli/key-file';
-import { buildClaim } from '../../lib/claims/build-claim';
+import { sealClaim } from '../../lib/claims/seal-claim';
+import { validateClaimInput } from '../../lib/claims/validate-claim-input';
 import { HybridLogicalClock } from '../../lib/clock/hlc';
 import { generateSigningKey, parseSigningKey, type SigningKey } from '../../lib/crypto/keys';
 import { judgeFrame } from '../../lib/protocol/judge';
@@ -51,8 +52,14 @@ describe('backbeat against nats-server', () => {
   });
 
   function publishClaim(clusterId: string, agentId: string, signingKey?: SigningKey): void {
-    const sealed = buildClaim(
-      { state: 'executing', taskId: `task-${agentId}`, beatsLeft: 7, progress: 0.5, notes: '' },
+    const sealed = sealClaim(
+      validateClaimInput({
+        state: 'executing',
+        taskId: `task-${agentId}`,
+        beatsLeft: 7,
+        progress: 0.5,
+        notes: '',
+      }),
       {
         clusterId,
         agentId,

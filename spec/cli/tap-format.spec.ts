@@ -16,7 +16,8 @@ import {
   verdictText,
 } from '../../lib/cli/tap-format';
 import { TapSession } from '../../lib/cli/tap-session';
-import { buildClaim } from '../../lib/claims/build-claim';
+import { sealClaim } from '../../lib/claims/seal-claim';
+import { validateClaimInput } from '../../lib/claims/validate-claim-input';
 import { HybridLogicalClock } from '../../lib/clock/hlc';
 import { parseSigningKey } from '../../lib/crypto/keys';
 import {
@@ -61,8 +62,14 @@ const otherKey = parseSigningKey(nacl.sign.keyPair.fromSeed(seed(2)).secretKey);
 
 /** A claim message from `agentId`, signed with `key` when given. */
 function claimMessage(agentId: string, key?: typeof trustedKey, beatIndex = 8): StatusMessage {
-  const sealed = buildClaim(
-    { state: 'executing', taskId: 'index-docs', beatsLeft: 5, progress: 0.3, notes: '' },
+  const sealed = sealClaim(
+    validateClaimInput({
+      state: 'executing',
+      taskId: 'index-docs',
+      beatsLeft: 5,
+      progress: 0.3,
+      notes: '',
+    }),
     {
       clusterId: CLUSTER,
       agentId,

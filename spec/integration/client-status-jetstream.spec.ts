@@ -4,7 +4,8 @@
  * witness of what reached the server), and the last claim per agent replayed to observers.
  */
 import { type JsMsg, type NatsConnection } from 'nats';
-import { firstValueFrom, take, toArray } from 'rxjs';
+import { firstValueFrom, from, lastValueFrom, take, toArray } from 'rxjs';
+import { emitStatus } from '../../lib/operators/emit-status';
 import { generateSigningKey } from '../../lib/crypto/keys';
 import { ConfigError } from '../../lib/errors';
 import type { StatusClaim, StatusClaimInput } from '../../lib/protocol/status-claim';
@@ -97,6 +98,33 @@ describe('client status claims with JetStream', () => {
     expect(stored.header.get('Nats-Msg-Id')).toBe(`a:${sent[2].hlc}`);
     await expect(storedClaims(raw, cluster, 3)).resolves.toEqual(sent);
     await expect(client.stop()).resolves.toEqual({ dropped: 0 });
+  });
+
+  it('emitStatus hands claims to the bounded buffer at once and emits those acknowledged, in order', async () => {
+    const cluster = 'js-operator';
+    await ensureStatusStream(raw, cluster);
+    const client = makeClient({
+      clusterId: cluster,
+      agentId: 'a',
+      natsUrl: server.url,
+      statusDelivery: 'jetstream',
+      statusBufferSize: 2,
+      ...FAST,
+    });
+    await client.start();
+    await nextBeat(client);
+    const inputs = ['a', 'b', 'c', 'd', 'e'].map((notes) => ({ ...input, notes }));
+    const emitted = lastValueFrom(from(inputs).pipe(emitStatus(client), toArray()));
+    // All five reached the buffer as they arrived: the three oldest were pushed out of it.
+    expect(client.metrics().status).toMatchObject({ dropped: 3, buffered: 2 });
+    const sent = await emitted;
+    expect(sent.map((claim) => claim.notes)).toEqual(['d', 'e']);
+    const jsm = await raw.jetstreamManager();
+    const stored = await jsm.streams.getMessage(statusStreamName(cluster), {
+      last_by_subj: statusSubject(cluster, 'a'),
+    });
+    expect(JSON.parse(decoder.decode(stored.data))).toEqual(sent[1]);
+    await client.stop();
   });
 
   it('sends core claims buffered across a server crash after it reconnects, in order', async () => {

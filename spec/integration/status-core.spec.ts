@@ -4,9 +4,9 @@
  */
 import { Events, type Msg, type NatsConnection } from 'nats';
 import nacl from 'tweetnacl';
-import { buildClaim } from '../../lib/claims/build-claim';
+import { sealClaim, type ClaimContext } from '../../lib/claims/seal-claim';
+import { validateClaimInput } from '../../lib/claims/validate-claim-input';
 import { makeDefaultTaskId } from '../../lib/claims/default-task-id';
-import type { ClaimContext } from '../../lib/claims/seal-claim';
 import { HybridLogicalClock } from '../../lib/clock/hlc';
 import { decodeStrictBase64 } from '../../lib/crypto/base64';
 import { generateSigningKey, parseSigningKey } from '../../lib/crypto/keys';
@@ -51,8 +51,13 @@ function claimMaker(signingKey?: Uint8Array) {
     ...(signingKey === undefined ? {} : { signingKey: parseSigningKey(signingKey) }),
   };
   return (n: number) =>
-    buildClaim(
-      { state: 'executing', beatsLeft: n, progress: 0.5, notes: `claim ${n} — ünïcödé` },
+    sealClaim(
+      validateClaimInput({
+        state: 'executing',
+        beatsLeft: n,
+        progress: 0.5,
+        notes: `claim ${n} — ünïcödé`,
+      }),
       { ...ctx, hlc: clock.tick() },
     );
 }

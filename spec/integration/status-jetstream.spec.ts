@@ -4,9 +4,9 @@
  */
 import { Events, nanos, StorageType, type NatsConnection } from 'nats';
 import nacl from 'tweetnacl';
-import { buildClaim } from '../../lib/claims/build-claim';
+import { sealClaim, type SealedClaim } from '../../lib/claims/seal-claim';
+import { validateClaimInput } from '../../lib/claims/validate-claim-input';
 import { makeDefaultTaskId } from '../../lib/claims/default-task-id';
-import type { SealedClaim } from '../../lib/claims/seal-claim';
 import { HybridLogicalClock } from '../../lib/clock/hlc';
 import { decodeStrictBase64 } from '../../lib/crypto/base64';
 import { generateSigningKey, parseSigningKey } from '../../lib/crypto/keys';
@@ -26,8 +26,8 @@ function claimMaker(clusterId: string, signingKey?: Uint8Array) {
   const defaultTaskId = makeDefaultTaskId();
   const key = signingKey === undefined ? undefined : parseSigningKey(signingKey);
   return (n: number): SealedClaim =>
-    buildClaim(
-      { state: 'waiting', beatsLeft: n, progress: 0, waitFor: [`job-${n}`] },
+    sealClaim(
+      validateClaimInput({ state: 'waiting', beatsLeft: n, progress: 0, waitFor: [`job-${n}`] }),
       {
         clusterId,
         agentId: AGENT,

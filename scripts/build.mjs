@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildBrowser } from './browser-build.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -90,7 +91,7 @@ function writeEsmEntry(entry) {
   return names.length;
 }
 
-function build() {
+async function build() {
   const entries = entriesFromPackage();
   rmSync(join(root, 'dist'), { recursive: true, force: true });
   const tsc = spawnSync(
@@ -105,11 +106,12 @@ function build() {
     const count = writeEsmEntry(entry);
     console.log(`built ${entry.subpath}: ${entry.cjs} + ${entry.esm} (${count} names)`);
   }
+  console.log(await buildBrowser());
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    build();
+    await build();
   } catch (error) {
     console.error(`build failed: ${error instanceof Error ? error.message : error}`);
     process.exitCode = 1;

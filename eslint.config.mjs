@@ -18,7 +18,7 @@ export default tseslint.config(
   },
   {
     // Pages: typed with the DOM (tsconfig.browser.json).
-    files: ['lib/cli/board-page/**/*.ts', 'spec/browser/pages/**/*.ts'],
+    files: ['lib/cli/board-page/**/*.ts', 'spec/browser/**/*.ts'],
     languageOptions: {
       parserOptions: { projectService: false, project: './tsconfig.browser.json' },
     },

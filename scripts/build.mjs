@@ -12,10 +12,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBrowser } from './browser-build.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
+const { buildBrowser } = require('./browser-build.js');
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 /** @typedef {{ subpath: string, cjs: string, esm: string }} Entry  paths relative to root */

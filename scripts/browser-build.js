@@ -6,27 +6,30 @@
 // differences: lib/crypto/* (Ed25519, SHA-256, base64, random ids, byte checks) and
 // lib/transport/dial (nats.ws instead of nats.js's Node transport). Imports of `nats` become
 // `nats.ws`, nats.js's WebSocket client, whose API is the same.
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
-import * as esbuild from 'esbuild';
+// Plain CommonJS, like nats-server-bin.js, so that jest's specs can require it; run as a script
+// it builds a test page or measures the bundle (see the end of the file).
+'use strict';
+const { copyFileSync, existsSync, mkdirSync, readFileSync } = require('node:fs');
+const { builtinModules } = require('node:module');
+const { join, resolve } = require('node:path');
+const { gzipSync } = require('node:zlib');
+const esbuild = require('esbuild');
 
-export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const root = resolve(__dirname, '..');
 const libDir = join(root, 'lib');
 const boardSourceDir = join(libDir, 'cli', 'board-page');
 
 /** What the SDK bundle leaves to the page or its bundler: the peer dependencies of a browser. */
-export const BROWSER_EXTERNALS = ['rxjs', 'rxjs/*', 'nats.ws'];
+const BROWSER_EXTERNALS = ['rxjs', 'rxjs/*', 'nats.ws'];
 
-/** @type {esbuild.Plugin} lib/x.ts → lib/x.browser.ts wherever the latter exists. */
-export const browserEdges = {
+/** @type {esbuild.Plugin} lib/x.ts → lib/x.browser.ts wherever the latter exists, whoever imports it. */
+const browserEdges = {
   name: 'backbeat-browser-edges',
   setup(build) {
     build.onResolve({ filter: /^\.\.?\// }, (args) => {
-      if (!args.importer.startsWith(libDir)) return;
-      const edge = `${resolve(args.resolveDir, args.path)}.browser.ts`;
+      const target = resolve(args.resolveDir, args.path);
+      if (!target.startsWith(libDir)) return undefined;
+      const edge = `${target}.browser.ts`;
       return existsSync(edge) ? { path: edge } : undefined;
     });
   },
@@ -38,7 +41,7 @@ export const browserEdges = {
  * kB) of a namespace imported by name. The bundle's size spec fails if a form this misses comes.
  * @type {esbuild.Plugin}
  */
-export const zodNamespaceImports = {
+const zodNamespaceImports = {
   name: 'zod-namespace-imports',
   setup(build) {
     build.onLoad({ filter: /\.ts$/ }, (args) => {
@@ -79,7 +82,7 @@ const NODE_BUILTINS = new Set(builtinModules.flatMap((name) => [name, `node:${na
  * @param {string[]} found receives "<builtin> (from <importer>)" lines
  * @return {esbuild.Plugin}
  */
-export function nodeBuiltinRecorder(found) {
+function nodeBuiltinRecorder(found) {
   return {
     name: 'node-builtin-recorder',
     setup(build) {
@@ -106,7 +109,7 @@ export function nodeBuiltinRecorder(found) {
  * @param {Partial<esbuild.BuildOptions>} [overrides]
  * @return {esbuild.BuildOptions}
  */
-export function sdkBundleOptions(overrides = {}) {
+function sdkBundleOptions(overrides = {}) {
   return {
     entryPoints: [join(libDir, 'index.ts')],
     bundle: true,
@@ -125,7 +128,7 @@ export function sdkBundleOptions(overrides = {}) {
  * The SDK bundle's size, minified and gzipped, without rxjs and nats.ws.
  * @return {Promise<{ minified: number, gzipped: number, inputs: Record<string, number> }>}
  */
-export async function measureSdkBundle() {
+async function measureSdkBundle() {
   const result = await esbuild.build(
     sdkBundleOptions({ minify: true, write: false, metafile: true }),
   );
@@ -149,7 +152,7 @@ export async function measureSdkBundle() {
  * rxjs and nats.ws in one file) into `outDir`.
  * @param {string} outDir
  */
-export async function buildBoardPage(outDir) {
+async function buildBoardPage(outDir) {
   mkdirSync(outDir, { recursive: true });
   await esbuild.build({
     entryPoints: [join(boardSourceDir, 'board.ts')],
@@ -173,9 +176,89 @@ export async function buildBoardPage(outDir) {
  * dist/board/ (the page `backbeat board` serves).
  * @return {Promise<string>} a line saying what was built
  */
-export async function buildBrowser() {
+async function buildBrowser() {
   await esbuild.build(sdkBundleOptions({ outfile: join(root, 'dist/browser/index.mjs') }));
   await buildBoardPage(join(root, 'dist/board'));
   const size = await measureSdkBundle();
   return `built browser: dist/browser/index.mjs (${size.minified} bytes minified, ${size.gzipped} gzipped, rxjs and nats.ws excluded) + dist/board/`;
+}
+
+/**
+ * Bundles a page script (a spec's page) with the browser edges, rxjs and nats.ws included.
+ * @param {string} entry the page's TypeScript entry
+ * @param {string} outfile where the script goes
+ * @return {Promise<void>}
+ */
+async function buildPageScript(entry, outfile) {
+  await esbuild.build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    alias: { nats: 'nats.ws' },
+    plugins: [browserEdges, zodNamespaceImports, natsWsNodeCrypto],
+    logLevel: 'warning',
+  });
+}
+
+/**
+ * The SDK bundle checked for Node: every Node builtin it imports (none allowed), whether it
+ * names `Buffer`, the bare imports it leaves to the page, and its size.
+ * @return {Promise<{ builtins: string[], bufferMentions: number, imports: string[], size: object }>}
+ */
+async function checkSdkBundle() {
+  const builtins = [];
+  const result = await esbuild.build(
+    sdkBundleOptions({
+      write: false,
+      plugins: [nodeBuiltinRecorder(builtins), browserEdges, zodNamespaceImports],
+    }),
+  );
+  const text = result.outputFiles[0].text;
+  const imports = [...text.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s*"([^"]+)"/gms)].map(
+    (match) => match[1],
+  );
+  return {
+    builtins,
+    bufferMentions: (text.match(/\bBuffer\b/g) ?? []).length,
+    imports: [...new Set(imports)].sort(),
+    size: await measureSdkBundle(),
+  };
+}
+
+module.exports = {
+  root,
+  BROWSER_EXTERNALS,
+  browserEdges,
+  zodNamespaceImports,
+  nodeBuiltinRecorder,
+  sdkBundleOptions,
+  measureSdkBundle,
+  buildBoardPage,
+  buildBrowser,
+  buildPageScript,
+  checkSdkBundle,
+};
+
+if (require.main === module) {
+  // node scripts/browser-build.js check | board <outDir> | page <entry.ts> <outfile>
+  const [command, ...args] = process.argv.slice(2);
+  const run = {
+    check: async () => console.log(JSON.stringify(await checkSdkBundle(), null, 2)),
+    board: () => buildBoardPage(resolve(args[0])),
+    page: () => buildPageScript(resolve(args[0]), resolve(args[1])),
+  }[command];
+  if (run === undefined) {
+    console.error(
+      'usage: node scripts/browser-build.js check | board <outDir> | page <entry.ts> <outfile>',
+    );
+    process.exitCode = 2;
+  } else {
+    run().catch((error) => {
+      console.error(error instanceof Error ? error.message : String(error));
+      process.exitCode = 1;
+    });
+  }
 }

@@ -30,3 +30,6 @@ export declare function checkSdkBundle(): Promise<{
 
 /** `npm run build`'s browser part: dist/browser/index.mjs and dist/board/. */
 export declare function buildBrowser(): Promise<string>;
+
+/** An esbuild plugin recording each Node builtin that reaches a bundle into `found`. */
+export declare function nodeBuiltinRecorder(found: string[]): import('esbuild').Plugin;

@@ -1,11 +1,13 @@
 /**
  * The browser edge of `signature.ts`: Ed25519 through tweetnacl, which is synchronous like the
  * Node edge, so the frame judge, the claim judge and claim sealing run one code path on both.
- * (WebCrypto's Ed25519 answers only with Promises.) Verification refuses non-canonical
- * signatures (S ≥ L) first, as node:crypto does and tweetnacl does not: both edges give the
- * same verdict on the same bytes.
+ * WebCrypto's Ed25519, much faster but answering only with Promises, verifies claims ahead of
+ * the judge (`verify-ahead.browser.ts`) and leaves its verdicts here for `verifyBytes` to take.
+ * Verification refuses non-canonical signatures (S ≥ L) first, as node:crypto (and WebCrypto)
+ * do and tweetnacl does not: every path gives the same verdict on the same bytes.
  */
 import nacl from 'tweetnacl';
+import { encodeBase64 } from './base64';
 import { isUint8Array } from './bytes';
 import type { SigningKey } from './keys';
 
@@ -49,7 +51,9 @@ export function verifyBytes(
 ): boolean {
   if (!isUint8Array(publicKey) || publicKey.length !== PUBLIC_KEY_BYTES) return false;
   if (!isUint8Array(signature) || signature.length !== SIGNATURE_BYTES) return false;
-  if (!isUint8Array(bytes) || !isCanonicalS(signature)) return false;
+  if (!isUint8Array(bytes) || !isCanonicalSignature(signature)) return false;
+  const known = takeVerdict(publicKey, bytes, signature);
+  if (known !== undefined) return known;
   try {
     return nacl.sign.detached.verify(bytes, signature, publicKey);
   } catch {
@@ -57,12 +61,72 @@ export function verifyBytes(
   }
 }
 
-/** Whether the signature's S (its last 32 bytes, little-endian) is below L. */
-function isCanonicalS(signature: Uint8Array): boolean {
+/**
+ * Whether a 64-byte signature's S (its last 32 bytes, little-endian) is below L.
+ *
+ * @example
+ * isCanonicalSignature(signBytes(key, payload)); // true
+ * @param signature The 64-byte signature.
+ * @return Whether S < L.
+ */
+export function isCanonicalSignature(signature: Uint8Array): boolean {
   for (let i = 31; i >= 0; i--) {
     const s = signature[32 + i];
     const l = GROUP_ORDER_LE[i];
     if (s !== l) return s < l;
   }
   return false; // S = L
+}
+
+/** How many verdicts made ahead wait for the judge: more than a burst of claims in flight. */
+const VERDICTS_KEPT = 256;
+
+/** Verdicts made ahead (WebCrypto), by signature; each is taken once, by the judge. */
+const verdictsAhead = new Map<
+  string,
+  { publicKey: Uint8Array; bytes: Uint8Array; valid: boolean }
+>();
+
+/**
+ * Leaves a verdict made elsewhere (WebCrypto, asynchronously) for the next `verifyBytes` of the
+ * same key, bytes and signature.
+ *
+ * @example
+ * rememberVerdict(publicKey, payload, signature, await crypto.subtle.verify('Ed25519', key, signature, payload));
+ * @param publicKey The 32-byte public key.
+ * @param bytes The exact bytes that were signed.
+ * @param signature The 64-byte signature.
+ * @param valid Whether it verified.
+ */
+export function rememberVerdict(
+  publicKey: Uint8Array,
+  bytes: Uint8Array,
+  signature: Uint8Array,
+  valid: boolean,
+): void {
+  if (verdictsAhead.size >= VERDICTS_KEPT) {
+    verdictsAhead.delete(verdictsAhead.keys().next().value as string);
+  }
+  verdictsAhead.set(encodeBase64(signature), { publicKey, bytes, valid });
+}
+
+/** The verdict left for exactly this key, bytes and signature, taken; undefined when none. */
+function takeVerdict(
+  publicKey: Uint8Array,
+  bytes: Uint8Array,
+  signature: Uint8Array,
+): boolean | undefined {
+  const id = encodeBase64(signature);
+  const known = verdictsAhead.get(id);
+  if (known === undefined) return undefined;
+  verdictsAhead.delete(id);
+  return sameBytes(known.publicKey, publicKey) && sameBytes(known.bytes, bytes)
+    ? known.valid
+    : undefined;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

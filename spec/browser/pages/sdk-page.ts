@@ -208,10 +208,76 @@ const backbeatTest = {
   },
 };
 
+/** A verify vector step as a claim message. */
+type VerifyStep = { subject: string; payload: string; headers: Record<string, string | undefined> };
+const asMessage = (step: VerifyStep) => ({
+  subject: step.subject,
+  data: utf8.encode(step.payload),
+  headers: Object.fromEntries(
+    Object.entries(step.headers).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined,
+    ),
+  ),
+});
+
+const measures = {
+  /**
+   * WebCrypto's verdicts against the SDK's synchronous edge (tweetnacl and the S < L check) on
+   * `count` corruptions of the vectors' signature, key or payload: the disagreements.
+   */
+  async agreement(
+    vectors: { public_key_b64: string; cases: { payload: string; signature_b64: string }[] },
+    count: number,
+  ): Promise<string[]> {
+    const disagreements: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const c = vectors.cases[i % vectors.cases.length];
+      const publicKey = base64(vectors.public_key_b64);
+      const signature = base64(c.signature_b64);
+      const bytes = utf8.encode(c.payload);
+      const target = [signature, publicKey, bytes][i % 3];
+      target[(i * 7) % target.length] ^= 1 << (i % 8);
+      const sync = verifyBytes(publicKey, bytes, signature);
+      let web: boolean;
+      try {
+        const key = await crypto.subtle.importKey('raw', publicKey, 'Ed25519', false, ['verify']);
+        web = await crypto.subtle.verify('Ed25519', key, signature, bytes);
+      } catch {
+        web = false;
+      }
+      if (sync !== web) disagreements.push(`case ${i}: sdk ${sync}, WebCrypto ${web}`);
+    }
+    return disagreements;
+  },
+
+  /** Claim messages through `verifyStatus` per second: the vectors' first step, `count` times. */
+  async claimRate(
+    vectors: { agent_id: string; trusted_key_b64: string; now_ms: number; steps: VerifyStep[] },
+    count: number,
+  ): Promise<{ perSecond: number; verdicts: Record<string, number> }> {
+    const message = asMessage(vectors.steps[0]);
+    const started = performance.now();
+    const verdicts = await firstValueFrom(
+      from(Array.from({ length: count }, () => message)).pipe(
+        verifyStatus({
+          trustedKeys: { [vectors.agent_id]: vectors.trusted_key_b64 },
+          physicalNow: () => vectors.now_ms,
+        }),
+        toArray(),
+      ),
+    );
+    const perSecond = (count * 1000) / (performance.now() - started);
+    const counts: Record<string, number> = {};
+    for (const v of verdicts)
+      counts[v.ok ? 'ok' : v.reason] = (counts[v.ok ? 'ok' : v.reason] ?? 0) + 1;
+    return { perSecond, verdicts: counts };
+  },
+};
+
 declare global {
   interface Window {
-    backbeatTest: typeof backbeatTest;
+    backbeatTest: typeof backbeatTest & typeof measures;
   }
 }
-window.backbeatTest = backbeatTest;
+window.backbeatTest = { ...backbeatTest, ...measures };
 document.body.dataset.ready = 'true';

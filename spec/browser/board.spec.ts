@@ -203,6 +203,15 @@ it('shows the beat, the lateness strip and every agent with its state and verdic
   expect(stats.colours).toBeGreaterThan(50);
   expect(stats.topShare).toBeLessThan(0.9);
 
+  // The pulse stops: the page says so, from the SDK's health and synthetic beats.
+  await pulse.stop();
+  await page.waitForFunction(
+    () =>
+      document.getElementById('degraded')!.textContent === 'degraded' &&
+      document.getElementById('source')!.textContent === 'synthetic',
+  );
+  expect(errors).toEqual([]);
+
   board.stop();
   expect(await board.code).toBe(0);
 });

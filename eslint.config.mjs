@@ -17,6 +17,13 @@ export default tseslint.config(
     },
   },
   {
+    // Pages: typed with the DOM (tsconfig.browser.json).
+    files: ['lib/cli/board-page/**/*.ts', 'spec/browser/**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: false, project: './tsconfig.browser.json' },
+    },
+  },
+  {
     files: ['spec/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -3,8 +3,9 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/spec'],
   testMatch: ['**/*.spec.ts'],
-  // The reliability suite runs on its own: npm run test:chaos (jest.chaos.config.js).
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/spec/chaos/'],
+  // The reliability suite runs on its own: npm run test:chaos (jest.chaos.config.js); the
+  // browser suite too: npm run test:browser (jest.browser.config.js).
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/spec/chaos/', '<rootDir>/spec/browser/'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   globalSetup: '<rootDir>/spec/support/global-setup.ts',
   setupFilesAfterEnv: ['<rootDir>/spec/support/after-env.ts'],

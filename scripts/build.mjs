@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
+const { buildBrowser } = require('./browser-build.js');
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 /** @typedef {{ subpath: string, cjs: string, esm: string }} Entry  paths relative to root */
@@ -90,7 +91,7 @@ function writeEsmEntry(entry) {
   return names.length;
 }
 
-function build() {
+async function build() {
   const entries = entriesFromPackage();
   rmSync(join(root, 'dist'), { recursive: true, force: true });
   const tsc = spawnSync(
@@ -105,11 +106,12 @@ function build() {
     const count = writeEsmEntry(entry);
     console.log(`built ${entry.subpath}: ${entry.cjs} + ${entry.esm} (${count} names)`);
   }
+  console.log(await buildBrowser());
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    build();
+    await build();
   } catch (error) {
     console.error(`build failed: ${error instanceof Error ? error.message : error}`);
     process.exitCode = 1;

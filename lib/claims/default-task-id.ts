@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../crypto/random';
 
 /**
  * Makes a client's default task id (PROTOCOL.md section 5): `task-` followed by 16 random
@@ -10,5 +10,5 @@ import { randomBytes } from 'node:crypto';
  * @return A fresh task id, from the system's secure random source.
  */
 export function makeDefaultTaskId(): string {
-  return `task-${randomBytes(8).toString('hex')}`;
+  return `task-${randomHex(8)}`;
 }

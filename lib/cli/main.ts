@@ -1,5 +1,5 @@
 /**
- * The `backbeat` command: `pulse`, `tap`, `keygen` and `stream ensure`. {@link main} runs it on
+ * The `backbeat` command: `pulse`, `tap`, `board`, `keygen` and `stream ensure`. {@link main} runs it on
  * injected arguments and streams and resolves to the exit code; {@link runCli} runs it on the
  * process (the `bin/backbeat.js` shim, or `tsx lib/cli/main.ts`).
  */
@@ -14,6 +14,7 @@ import {
   parseToken,
 } from './arg-parsers';
 import { CliUsageError, EXIT_CODES_HELP, ExitCode, type CliIo, type TextSink } from './cli-io';
+import { runBoard, type BoardCommandOptions } from './board-command';
 import { runKeygen, type KeygenCommandOptions } from './keygen-command';
 import { DEFAULT_PULSE_PHASES } from '../pulse/options';
 import { DEFAULT_NATS_URL } from './nats-connection';
@@ -100,7 +101,8 @@ const EXAMPLES_HELP = `Examples:
   backbeat pulse --cluster chorus-dev --tempo 120 --key pulse.key --nats nats://localhost:4222
   backbeat tap --cluster chorus-dev --trusted-keys trusted.json
   backbeat tap --cluster chorus-dev --count 8 --json
-  backbeat stream ensure --cluster chorus-dev --replicas 3`;
+  backbeat stream ensure --cluster chorus-dev --replicas 3
+  backbeat board --cluster chorus-dev --nats ws://localhost:8080`;
 
 /** The commander program, built afresh for each run (commander keeps parse state in it). */
 function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command {
@@ -196,6 +198,33 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
       'print NDJSON: one object per event, kind "beat", "frame-rejected", "claim" or "table"',
     )
     .action(async (options: TapCommandOptions) => setExitCode(await runTap(options, io)));
+
+  subcommand(program, 'board')
+    .description(
+      "Serve a live page of the cluster (beat, lateness, agents) that the browser fills from nats-server's WebSocket listener.",
+    )
+    .addOption(clusterOption())
+    .addOption(
+      new Option(
+        '--nats <url>',
+        'nats-server WebSocket URL(s) as the browser reaches them, comma-separated; credentials as ws://user:password@host:port or ws://token@host:port',
+      )
+        .argParser(parseNatsUrls)
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      new Option('--port <n>', 'HTTP port of the page (0: a free one)')
+        .argParser(integerParser(0, 65535))
+        .default(7070),
+    )
+    .addOption(new Option('--host <address>', 'address to listen on').default('127.0.0.1'))
+    .addOption(
+      new Option(
+        '--trusted-keys <file>',
+        'JSON { "<agentId>": "<base64 public key>" | [...] }; with it claims must be signed by a listed key',
+      ),
+    )
+    .action(async (options: BoardCommandOptions) => setExitCode(await runBoard(options, io)));
 
   subcommand(program, 'keygen')
     .description(

@@ -2,20 +2,20 @@
  * Ed25519 keys (PROTOCOL.md section 8): parsing the configured signing key and trusted public
  * keys, and generating new key pairs.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { isUint8Array } from 'node:util/types';
+import type { KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { ConfigError } from '../errors';
 import { decodeStrictBase64, encodeBase64 } from './base64';
+import { isUint8Array } from './bytes';
+import { privateKeyObjectFromSeed } from './key-object';
+
+export { privateKeyObjectFromSeed } from './key-object';
 
 /** Bytes of an Ed25519 seed, and of a public key. */
 const SEED_BYTES = 32;
 const PUBLIC_KEY_BYTES = 32;
 /** Bytes of a tweetnacl / Go secret key: seed followed by public key. */
 const SECRET_KEY_BYTES = 64;
-
-/** PKCS#8 DER header of an Ed25519 private key (RFC 8410); the 32-byte seed follows. */
-const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 /**
  * A parsed signing key, ready to sign with.
@@ -38,22 +38,6 @@ export interface SigningKey {
    * Absent on hand-built keys; the signer then builds it from `secretKey`.
    */
   readonly privateKeyObject?: KeyObject;
-}
-
-/**
- * A node:crypto private key object for an Ed25519 seed.
- *
- * @example
- * const keyObject = privateKeyObjectFromSeed(signingKey.secretKey.subarray(0, 32));
- * @param seed The 32-byte seed.
- * @return The private key object.
- */
-export function privateKeyObjectFromSeed(seed: Uint8Array): KeyObject {
-  return createPrivateKey({
-    key: Buffer.concat([PKCS8_ED25519_PREFIX, seed.subarray(0, SEED_BYTES)]),
-    format: 'der',
-    type: 'pkcs8',
-  });
 }
 
 /**

@@ -2,10 +2,10 @@
  * The observer's verdict on one status claim message (PROTOCOL.md section 5): accepted, or
  * rejected with the first failing of ten reasons.
  */
-import { createHash } from 'node:crypto';
-import { isUint8Array } from 'node:util/types';
 import { hlcPhysicalMs } from '../clock/hlc';
 import { decodeStrictBase64, encodeBase64 } from '../crypto/base64';
+import { isUint8Array } from '../crypto/bytes';
+import { sha256Base64 } from '../crypto/sha256';
 import { verifyBytes } from '../crypto/signature';
 import { headerValues, type HeadersLike } from '../protocol/headers';
 import { StatusClaimSchema, type StatusClaim } from '../protocol/status-claim';
@@ -285,5 +285,5 @@ function judgeSignature(
 
 /** A digest of the payload bytes: remembering 32 bytes per agent instead of up to 4096. */
 function digestOf(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('base64');
+  return sha256Base64(bytes);
 }

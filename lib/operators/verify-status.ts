@@ -1,5 +1,6 @@
 import { defer, map, type OperatorFunction } from 'rxjs';
 import { encodeBase64 } from '../crypto/base64';
+import { verifyAhead } from '../crypto/verify-ahead';
 import { parsePublicKey } from '../crypto/keys';
 import { ConfigError } from '../errors';
 import {
@@ -53,7 +54,8 @@ export interface VerifyStatusOptions {
  * Turns each status claim message into a verdict: accepted, or rejected with the first failing
  * reason of PROTOCOL.md section 5.
  *
- * Never errors: junk of any shape is a `schema` rejection. Each subscription keeps its own
+ * Never errors: junk of any shape is a `schema` rejection. In a browser with WebCrypto's
+ * Ed25519, a signed message's verdict comes a moment after it (verified there, in order). Each subscription keeps its own
  * replay memory (one stamp per agent, bounded by the maximum claim age); a rejected claim never
  * changes it.
  *
@@ -73,7 +75,10 @@ export function verifyStatus(
   return (messages) =>
     defer(() => {
       const memory = new ReplayMemory(policy.maxClaimAgeMs);
-      return messages.pipe(map((message) => judgeClaim(message, policy, memory)));
+      return messages.pipe(
+        verifyAhead(),
+        map((message) => judgeClaim(message, policy, memory)),
+      );
     });
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../crypto/sha256';
 
 /** Beats in a bar when a frame does not say. */
 export const DEFAULT_BEATS_PER_BAR = 4;
@@ -32,5 +32,5 @@ export function windowIdFor(
 
 /** The window id of bar `barIndex` (no range checks: callers have validated). */
 export function barWindowId(clusterId: string, barIndex: number): string {
-  return createHash('sha256').update(`${clusterId}:${barIndex}`, 'utf8').digest('hex').slice(0, 32);
+  return sha256Hex(`${clusterId}:${barIndex}`).slice(0, 32);
 }

@@ -2,9 +2,9 @@
  * Options of the dev pulse, their defaults, and their validation into a {@link ConfigError}
  * naming the first bad field.
  */
-import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { z } from 'zod';
+import { randomHex } from '../crypto/random';
 import { ConfigError } from '../errors';
 import { RESERVED_PHASES } from '../protocol/beat-frame';
 import { beatIndexSchema, codePoints, tokenSchema } from '../protocol/text';
@@ -143,7 +143,7 @@ export type ResolvedPulseOptions = z.output<typeof PulseOptionsSchema> & {
  * @return The id, a NATS token.
  */
 export function newPulseId(): string {
-  return `pulse-${randomBytes(8).toString('hex')}`;
+  return `pulse-${randomHex(8)}`;
 }
 
 /**

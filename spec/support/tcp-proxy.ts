@@ -3,12 +3,14 @@
  * client and a nats-server: a partition that keeps both sockets open, a delay on every chunk,
  * a new target for later connections.
  *
- * Bytes are never lost or reordered by the proxy. During a partition they are HELD, as a real
- * TCP link whose packets stop getting through holds them: the proxy stops reading both sockets
- * (the kernel buffers fill, then the writer's writes queue up) and stops delivering what it had
- * already read; `heal()` delivers everything held, in order, and reading resumes. A socket that
- * closes during a partition is held too: its end reaches the other side only after `heal()`,
- * after the bytes written before it. Connections accepted during a partition are dialled
+ * Bytes are never reordered by the proxy. During a partition they are HELD, as a real TCP link
+ * whose packets stop getting through holds them in the sender's unacknowledged send buffer: the
+ * proxy keeps reading both sockets but delivers nothing; `heal()` delivers everything held, in
+ * order. A socket that ends (FIN) during a partition is held too: its end reaches the other side
+ * after the bytes written before it, after `heal()`. A socket that is RESET (an abortive close,
+ * `resetAndDestroy`) loses what the proxy had not delivered yet, as a TCP stack discards the
+ * unacknowledged bytes of a reset connection; the reset itself reaches the other side at once,
+ * or after `heal()` when partitioned. Connections accepted during a partition are dialled
  * upstream but carry nothing until `heal()` (a host that accepts and never answers).
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -35,7 +37,10 @@ export interface TcpProxy {
   readonly partitioned: boolean;
   /** Stops forwarding both ways; sockets stay open and bytes are held (see the file's comment). */
   partition(): void;
-  /** Ends the partition: held bytes (and held ends) are delivered in order, reading resumes. */
+  /**
+   * Ends the partition: held bytes (and held ends) are delivered in order, at the next turn of
+   * the event loop (after the sockets' pending events: a reset already sent discards them).
+   */
   heal(): void;
   /** Delays every chunk by a random time in [minMs, maxMs], order kept; `setDelay(0, 0)` ends it. */
   setDelay(minMs: number, maxMs: number): void;
@@ -50,6 +55,15 @@ export interface TcpProxy {
 }
 
 const END = Symbol('end');
+const RESET = Symbol('reset');
+type Chunk = Buffer | typeof END | typeof RESET;
+
+/** Resets a socket; one still connecting is destroyed (a reset would wait for the connect). */
+function resetSocket(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (socket.connecting) socket.destroy();
+  else socket.resetAndDestroy();
+}
 
 interface ProxyState {
   partitioned: boolean;
@@ -58,10 +72,11 @@ interface ProxyState {
 
 /**
  * One direction of one connection: chunks read from `from`, waiting to be written to `to`. The
- * end of `from` (FIN, reset or close) travels as the last chunk, so it never overtakes bytes.
+ * end of `from` (FIN or close) travels as the last chunk, so it never overtakes bytes; a reset
+ * of `from` discards what is waiting and travels alone.
  */
 class Lane {
-  private readonly queue: { chunk: Buffer | typeof END; dueAt: number }[] = [];
+  private readonly queue: { chunk: Chunk; dueAt: number }[] = [];
   private timer: NodeJS.Timeout | null = null;
   private lastDueAt = 0;
   private ended = false;
@@ -73,12 +88,17 @@ class Lane {
   ) {
     from.on('data', (chunk: Buffer) => this.push(chunk));
     from.on('end', () => this.push(END));
+    from.on('error', () => {
+      if (this.ended) return;
+      this.queue.length = 0;
+      this.push(RESET);
+    });
     from.on('close', () => this.push(END));
   }
 
-  private push(chunk: Buffer | typeof END): void {
+  private push(chunk: Chunk): void {
     if (this.ended) return;
-    if (chunk === END) this.ended = true;
+    if (chunk === END || chunk === RESET) this.ended = true;
     const { minMs, maxMs } = this.proxy.delay;
     const delay = maxMs > 0 ? minMs + Math.random() * (maxMs - minMs) : 0;
     // Never before the chunk ahead of it: a delay keeps the order.
@@ -100,6 +120,7 @@ class Lane {
       if (this.to.destroyed) continue;
       // `from` is gone: nothing can answer it, so `to` closes once its bytes are written.
       if (chunk === END) this.to.end(() => this.to.destroy());
+      else if (chunk === RESET) resetSocket(this.to);
       else this.to.write(chunk);
     }
     if (this.queue.length > 0) {
@@ -135,23 +156,16 @@ class Pair {
         if (client.destroyed && upstream.destroyed) this.markClosed();
       });
     }
-    if (proxy.partitioned) this.pause();
   }
 
-  pause(): void {
-    this.client.pause();
-    this.upstream.pause();
-  }
-
-  resume(): void {
-    this.client.resume();
-    this.upstream.resume();
+  /** Delivers what is due (after a heal). */
+  pump(): void {
     for (const lane of this.lanes) lane.pump();
   }
 
   destroy(): void {
-    this.client.destroy();
-    this.upstream.destroy();
+    resetSocket(this.client);
+    resetSocket(this.upstream);
     this.markClosed();
   }
 
@@ -182,6 +196,7 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
   const pairs = new Set<Pair>();
   const watchers = new Set<() => void>();
   let accepted = 0;
+  let healing: (() => void) | null = null;
   const changed = (): void => {
     for (const watcher of [...watchers]) watcher();
   };
@@ -221,11 +236,21 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
     },
     partition() {
       state.partitioned = true;
-      for (const pair of pairs) pair.pause();
+      healing?.();
     },
     heal() {
-      state.partitioned = false;
-      for (const pair of pairs) pair.resume();
+      if (!state.partitioned || healing) return;
+      // Delivered after the next poll of the sockets: a reset that reached the proxy before the
+      // heal discards what it held, as it would have on the wire.
+      const immediate = setImmediate(() => {
+        healing = null;
+        state.partitioned = false;
+        for (const pair of pairs) pair.pump();
+      });
+      healing = () => {
+        clearImmediate(immediate);
+        healing = null;
+      };
     },
     setDelay(minMs, maxMs) {
       if (!(minMs >= 0 && maxMs >= minMs)) {
@@ -251,6 +276,7 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
       });
     },
     close() {
+      healing?.();
       for (const pair of [...pairs]) pair.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
     },

@@ -218,10 +218,10 @@ describe('StatusPublisher, core delivery', () => {
       await publisher.publish(claim(2));
       const draining = publisher.drain(1000);
       await jest.advanceTimersByTimeAsync(1000);
-      await expect(draining).resolves.toEqual({ dropped: 2 });
+      await expect(draining).resolves.toEqual({ dropped: 2, flushed: false });
       expect(publisher.metrics()).toMatchObject({ buffered: 0, dropped: 2 });
       await expect(publisher.publish(claim(3))).rejects.toBeInstanceOf(ClientStateError);
-      await expect(publisher.drain(1000)).resolves.toEqual({ dropped: 0 });
+      await expect(publisher.drain(1000)).resolves.toEqual({ dropped: 0, flushed: true });
     } finally {
       jest.useRealTimers();
     }
@@ -232,7 +232,7 @@ describe('StatusPublisher, core delivery', () => {
     const publisher = new StatusPublisher({ delivery: 'core', bufferSize: 8 });
     publisher.attach(fake.connection);
     await publisher.publish(claim(1));
-    await expect(publisher.drain(60_000)).resolves.toEqual({ dropped: 0 });
+    await expect(publisher.drain(60_000)).resolves.toEqual({ dropped: 0, flushed: true });
   });
 
   it('refuses a buffer size that is not a non-negative integer', () => {
@@ -339,7 +339,7 @@ describe('StatusPublisher, JetStream delivery', () => {
     const second = publisher.publish(claim(2));
     await settle();
     expect(fake.jsSent).toHaveLength(1);
-    await expect(publisher.drain(0)).resolves.toEqual({ dropped: 2 });
+    await expect(publisher.drain(0)).resolves.toEqual({ dropped: 2, flushed: false });
     await expect(first).rejects.toMatchObject({ reason: 'stopped' });
     await expect(second).rejects.toMatchObject({ reason: 'stopped' });
     expect(fake.jsSent).toHaveLength(1);

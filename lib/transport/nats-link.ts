@@ -256,7 +256,7 @@ export class NatsLink {
           this.eventsSubject.next({ type: 'reconnected' });
           break;
         case Events.Error: {
-          const code = String(status.data ?? '');
+          const code = typeof status.data === 'string' ? status.data : '';
           // AUTHORIZATION_VIOLATION, AUTHENTICATION_EXPIRED…: nats.js disconnects and redials.
           if (/^AUTH/i.test(code)) {
             this.eventsSubject.next({

@@ -240,7 +240,8 @@ export class NatsLink {
       switch (status.type) {
         case DebugEvents.StaleConnection:
         case Events.Disconnect:
-          if (!this.up && status.type === Events.Disconnect) break;
+          // A refused dial is a disconnect too: report the link going down once.
+          if (!this.up) break;
           this.up = false;
           this.dialsSinceDisconnect = 0;
           this.eventsSubject.next({ type: 'disconnected' });
@@ -249,6 +250,9 @@ export class NatsLink {
           this.dialsSinceDisconnect++;
           break;
         case Events.Reconnect:
+          // nats.js reports one reconnect per disconnect it saw during the outage (each refused
+          // dial is one): count the link coming back once.
+          if (this.up) break;
           this.up = true;
           this.reconnectCount++;
           this.dialsSinceDisconnect = 0;

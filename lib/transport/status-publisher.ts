@@ -191,6 +191,8 @@ export class StatusPublisher {
       this.counts.dropped++;
       entry.reject(error);
     }
+    // Wakes the JetStream loop out of the attempt it waits on (the claim is given up).
+    this.halted.fire();
     this.progressed.fire();
   }
 

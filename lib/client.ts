@@ -276,7 +276,10 @@ export class BackbeatClient implements AsyncDisposable {
       this.opening = false;
     });
     if (outcome === 'connected') {
-      await firstConnection;
+      // stop() during the first attach ends start() as stopped, not with an EmptyError.
+      await firstConnection.catch((err: unknown) => {
+        if (this.lifecycle !== 'stopped') throw err;
+      });
     } else if (outcome === 'unreachable') {
       // The link may have given up already (maxReconnects reached): its reason says so.
       this.reason = this.link.failure ?? 'NATS unreachable: dialling in the background';
@@ -310,7 +313,9 @@ export class BackbeatClient implements AsyncDisposable {
       case 'disconnected':
         this.publisher.connectionDown();
         this.addConnectedTime();
-        this.reason = 'NATS disconnected: reconnecting';
+        this.reason = event.silent
+          ? `NATS link silent: no answer to ${this.config.maxPingsOut} pings; reconnecting`
+          : 'NATS disconnected: reconnecting';
         break;
       case 'reconnected':
         this.reason = this.streamMissing?.message ?? null;

@@ -33,7 +33,8 @@ export interface NatsLinkOptions {
 /** What happens to the link, in order. */
 export type LinkEvent =
   | { type: 'connected'; connection: NatsConnection }
-  | { type: 'disconnected' }
+  /** The link went down; `silent`: declared dead because the server answered no ping. */
+  | { type: 'disconnected'; silent: boolean }
   | { type: 'reconnected' }
   /** A reconnect the server refused (authorization): nats.js keeps trying. */
   | { type: 'refused'; reason: string }
@@ -244,7 +245,10 @@ export class NatsLink {
           if (!this.up) break;
           this.up = false;
           this.dialsSinceDisconnect = 0;
-          this.eventsSubject.next({ type: 'disconnected' });
+          this.eventsSubject.next({
+            type: 'disconnected',
+            silent: status.type === DebugEvents.StaleConnection,
+          });
           break;
         case DebugEvents.Reconnecting:
           this.dialsSinceDisconnect++;

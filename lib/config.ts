@@ -87,12 +87,15 @@ export const SDK_OWNED_NATS_OPTIONS = [
   'reconnectDelayHandler',
   'waitOnFirstConnect',
   'timeout',
+  'pingInterval',
+  'maxPingOut',
+  'ignoreAuthErrorAbort',
 ] as const;
 
 /**
  * Options passed through to nats.js `connect`: everything but what the SDK owns (`servers`,
  * `port`, `reconnect`, `maxReconnectAttempts`, `reconnectTimeWait`, `reconnectDelayHandler`,
- * `waitOnFirstConnect`, `timeout`).
+ * `waitOnFirstConnect`, `timeout`, `pingInterval`, `maxPingOut`, `ignoreAuthErrorAbort`).
  *
  * @example
  * ```ts
@@ -151,6 +154,14 @@ export interface Config {
   maxReconnectDelayMs: number;
   /** Dial attempts per server before giving up, the first included; `-1` forever. Default `-1`. */
   maxReconnects: number;
+  /**
+   * How often the client pings the server to check that the link is alive. A link that answers
+   * none of `maxPingsOut` pings is declared dead and the client fails over: a silent link is
+   * found within `(maxPingsOut + 1) × pingIntervalMs` (9 s by default). Default `3000`.
+   */
+  pingIntervalMs: number;
+  /** Pings left unanswered before the link is declared dead (see `pingIntervalMs`). Default `2`. */
+  maxPingsOut: number;
   /** Beats per bar of synthetic frames before any pulse frame, 1 to 64. Default `4`. */
   beatsPerBar: number;
   /** Synthetic tempo when no pulse tempo was ever seen, 1 to 6000 BPM. Default `60`. */
@@ -240,6 +251,8 @@ export function defaultConfig(): Config {
     reconnectDelayMs: 2000,
     maxReconnectDelayMs: 30000,
     maxReconnects: -1,
+    pingIntervalMs: 3000,
+    maxPingsOut: 2,
     beatsPerBar: 4,
     fallbackTempoBpm: 60,
     maxClockSkewMs: 60000,
@@ -303,6 +316,8 @@ const checks: Record<keyof Config, Check> = {
   reconnectDelayMs: duration,
   maxReconnectDelayMs: duration,
   maxReconnects: integerIn(-1, Number.MAX_SAFE_INTEGER),
+  pingIntervalMs: positiveDuration,
+  maxPingsOut: integerIn(1, 1000),
   beatsPerBar: integerIn(1, 64),
   fallbackTempoBpm: (value) =>
     isNumber(value) && value >= 1 && value <= 6000 ? undefined : 'must be a number from 1 to 6000',

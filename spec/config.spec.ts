@@ -28,6 +28,8 @@ describe('defaultConfig', () => {
       reconnectDelayMs: 2000,
       maxReconnectDelayMs: 30000,
       maxReconnects: -1,
+      pingIntervalMs: 3000,
+      maxPingsOut: 2,
       beatsPerBar: 4,
       fallbackTempoBpm: 60,
       maxClockSkewMs: 60000,

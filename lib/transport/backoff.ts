@@ -25,10 +25,12 @@ export function backoffDelayMs(
 /**
  * A backoff whose k-th delay is drawn once and then kept: nats.js asks its
  * `reconnectDelayHandler` on every pass of its dial loop (also passes that only wait), so a
- * delay drawn afresh on each call would creep towards the top of its jitter range.
+ * delay drawn afresh on each call would creep towards the top of its jitter range. Only the
+ * delay of the latest k is kept (k only grows until `reset()`): the memo is one entry, however
+ * long an outage lasts.
  */
 export class Backoff {
-  private readonly drawn = new Map<number, number>();
+  private drawn: { attempt: number; delayMs: number } | null = null;
 
   constructor(
     private readonly baseMs: number,
@@ -36,18 +38,22 @@ export class Backoff {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** The delay before dial `attempt + 1`, the same on every call until `reset()`. */
+  /** The delay before dial `attempt + 1`, the same on every call until another k or `reset()`. */
   delayMs(attempt: number): number {
-    let delay = this.drawn.get(attempt);
-    if (delay === undefined) {
-      delay = backoffDelayMs(attempt, this.baseMs, this.maxMs, this.random);
-      this.drawn.set(attempt, delay);
+    if (this.drawn?.attempt !== attempt) {
+      const delayMs = backoffDelayMs(attempt, this.baseMs, this.maxMs, this.random);
+      this.drawn = { attempt, delayMs };
     }
-    return delay;
+    return this.drawn.delayMs;
   }
 
-  /** Forget the drawn delays: the next outage starts from the base again. */
+  /** How many delays are remembered (at most one). */
+  get remembered(): number {
+    return this.drawn === null ? 0 : 1;
+  }
+
+  /** Forget the drawn delay: the next outage starts from the base again. */
   reset(): void {
-    this.drawn.clear();
+    this.drawn = null;
   }
 }

@@ -10,7 +10,7 @@ import { Subject, type Observable } from 'rxjs';
 import { ConnectionError } from '../errors';
 import type { Logger } from '../config';
 import { Backoff } from './backoff';
-import { connectNats } from './dial';
+import { abortConnection, connectNats } from './dial';
 
 /** Settings of a {@link NatsLink}; the client passes its resolved config. */
 export interface NatsLinkOptions {
@@ -20,6 +20,10 @@ export interface NatsLinkOptions {
   maxReconnectDelayMs: number;
   /** Dial attempts per server before giving up, the first dial's included; -1: forever. */
   maxReconnects: number;
+  /** nats.js's `pingInterval`: a silent link is declared dead after `maxPingsOut` unanswered. */
+  pingIntervalMs: number;
+  /** nats.js's `maxPingOut`. */
+  maxPingsOut: number;
   natsOptions: ConnectionOptions;
   logger: Logger;
   /** For tests of the jitter; `Math.random` by default. */
@@ -29,8 +33,11 @@ export interface NatsLinkOptions {
 /** What happens to the link, in order. */
 export type LinkEvent =
   | { type: 'connected'; connection: NatsConnection }
-  | { type: 'disconnected' }
+  /** The link went down; `silent`: declared dead because the server answered no ping. */
+  | { type: 'disconnected'; silent: boolean }
   | { type: 'reconnected' }
+  /** A reconnect the server refused (authorization): nats.js keeps trying. */
+  | { type: 'refused'; reason: string }
   | { type: 'permission-error'; subject: string; operation: string; error: Error }
   /** nats.js gave up (or the first dial did): the link stays down until stopped. */
   | { type: 'gave-up'; reason: string };
@@ -63,6 +70,8 @@ export class NatsLink {
   private lastFailure: string | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private wakeRetry: (() => void) | null = null;
+  /** Abandons the dial in progress at close(). */
+  private readonly dialAbort = new AbortController();
   /** Settles a pending `open()`: `close()` ends it at once. */
   private settleOpen: ((outcome: OpenOutcome) => void) | null = null;
   private readonly backoff: Backoff;
@@ -98,9 +107,13 @@ export class NatsLink {
     return this.nc;
   }
 
-  /** Whether the connection is up now. */
+  /**
+   * Whether the connection is up now: the one source of connection state for the client and
+   * its publisher, kept from the connection's own status events (and, for a shared connection,
+   * read from it when adopted).
+   */
   get connected(): boolean {
-    return this.up;
+    return this.up && this.nc !== null && !this.nc.isClosed();
   }
 
   /** Reconnections so far. */
@@ -145,16 +158,24 @@ export class NatsLink {
   ): Promise<void> {
     for (let attempt = 0; !this.closing; attempt++) {
       try {
-        const nc = await connectNats({
-          ...options.natsOptions,
-          servers: options.servers,
-          timeout: options.connectTimeoutMs,
-          reconnect: true,
-          maxReconnectAttempts: options.maxReconnects,
-          reconnectTimeWait: options.reconnectDelayMs,
-          reconnectDelayHandler: () => this.reconnectDelayMs(),
-          waitOnFirstConnect: false,
-        });
+        const nc = await connectNats(
+          {
+            ...options.natsOptions,
+            servers: options.servers,
+            timeout: options.connectTimeoutMs,
+            reconnect: true,
+            maxReconnectAttempts: options.maxReconnects,
+            reconnectTimeWait: options.reconnectDelayMs,
+            reconnectDelayHandler: () => this.reconnectDelayMs(),
+            waitOnFirstConnect: false,
+            pingInterval: options.pingIntervalMs,
+            maxPingOut: options.maxPingsOut,
+            // nats.js closes for good on a second authorization error in a row; the SDK retries
+            // it like any other failure, under maxReconnects (a server's auth may be fixed).
+            ignoreAuthErrorAbort: true,
+          },
+          this.dialAbort.signal,
+        );
         if (this.closing) {
           await nc.close().catch(() => undefined);
           return;
@@ -164,6 +185,7 @@ export class NatsLink {
         return;
       } catch (err) {
         const error = err as Error;
+        if (this.closing) return;
         if (isRefusal(error)) {
           const refusal = new ConnectionError(`NATS refused the client: ${error.message}`, {
             cause: error,
@@ -197,7 +219,11 @@ export class NatsLink {
 
   private adopt(nc: NatsConnection): void {
     this.nc = nc;
-    this.up = true;
+    // A shared connection may be mid-reconnect: ask it (nats.js keeps the state on its protocol
+    // handler; the public API has only isClosed()).
+    const protocol = (nc as { protocol?: { connected?: unknown } }).protocol;
+    this.up =
+      !nc.isClosed() && (typeof protocol?.connected === 'boolean' ? protocol.connected : true);
     this.eventsSubject.next({ type: 'connected', connection: nc });
     const feed = nc.status();
     this.statusFeed = feed;
@@ -213,15 +239,24 @@ export class NatsLink {
   private async watchStatus(feed: AsyncIterable<Status>): Promise<void> {
     for await (const status of feed) {
       switch (status.type) {
+        case DebugEvents.StaleConnection:
         case Events.Disconnect:
+          // A refused dial is a disconnect too: report the link going down once.
+          if (!this.up) break;
           this.up = false;
           this.dialsSinceDisconnect = 0;
-          this.eventsSubject.next({ type: 'disconnected' });
+          this.eventsSubject.next({
+            type: 'disconnected',
+            silent: status.type === DebugEvents.StaleConnection,
+          });
           break;
         case DebugEvents.Reconnecting:
           this.dialsSinceDisconnect++;
           break;
         case Events.Reconnect:
+          // nats.js reports one reconnect per disconnect it saw during the outage (each refused
+          // dial is one): count the link coming back once.
+          if (this.up) break;
           this.up = true;
           this.reconnectCount++;
           this.dialsSinceDisconnect = 0;
@@ -229,6 +264,14 @@ export class NatsLink {
           this.eventsSubject.next({ type: 'reconnected' });
           break;
         case Events.Error: {
+          const code = typeof status.data === 'string' ? status.data : '';
+          // AUTHORIZATION_VIOLATION, AUTHENTICATION_EXPIRED…: nats.js disconnects and redials.
+          if (/^AUTH/i.test(code)) {
+            this.eventsSubject.next({
+              type: 'refused',
+              reason: `NATS refused the reconnect: ${code}`,
+            });
+          }
           const context = (status as { permissionContext?: { subject: string; operation: string } })
             .permissionContext;
           if (context) {
@@ -254,13 +297,16 @@ export class NatsLink {
   }
 
   /**
-   * Stop dialling and close the connection if this link opened it (draining first, so what was
-   * handed to nats.js is sent). A shared connection stays open.
+   * Stop dialling and close the connection if this link opened it: drained first (what was
+   * handed to nats.js is sent) when `flushed` and up, within `timeoutMs`; otherwise, or once the
+   * time is up, closed at once with its socket reset, so that nothing still unsent is delivered
+   * later. A shared connection stays open. Resolves within `timeoutMs` plus a few ms.
    */
-  async close(): Promise<void> {
+  async close(timeoutMs = 0, flushed = true): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     this.settleOpen?.('closed');
+    this.dialAbort.abort();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.wakeRetry?.();
     // nats.js status feeds are QueuedIterators: stop() ends them (a shared connection lives on).
@@ -268,7 +314,21 @@ export class NatsLink {
     this.statusFeed = null;
     const nc = this.nc;
     if (this.owned && nc && !nc.isClosed()) {
-      await (this.up ? nc.drain() : nc.close()).catch(() => nc.close().catch(() => undefined));
+      let drained = false;
+      if (flushed && this.connected && timeoutMs > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        drained = await Promise.race([
+          nc.drain().then(
+            () => true,
+            () => false,
+          ),
+          new Promise<false>((resolve) => {
+            timer = setTimeout(() => resolve(false), timeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+      if (!drained) await abortConnection(nc);
     }
     this.up = false;
     this.eventsSubject.complete();

@@ -50,6 +50,12 @@ export interface StatusPublisherOptions {
   readonly jetstream?: Partial<JetStreamRetryPolicy>;
   /** JetStream only: a number in [0, 1) for the retry jitter; `Math.random` by default. */
   readonly random?: () => number;
+  /**
+   * Whether `attach` follows the connection's status events itself (default), or the owner
+   * tells it with `connectionUp`/`connectionDown` (the client does: its link is the one source
+   * of connection state).
+   */
+  readonly followStatus?: boolean;
 }
 
 /** A snapshot of the publisher's counters: plain numbers. */
@@ -126,6 +132,11 @@ export class StatusPublisher {
   /** Unsettled claims, oldest first; claims settle in this order. */
   private readonly pending: PendingClaim[] = [];
   private nextSeq = 0;
+  /** Core claims handed to nats.js on the current link, and how many of them a round trip confirmed. */
+  private handed = 0;
+  private confirmed = 0;
+  /** Set when claims cannot be delivered (a JetStream stream found missing): they fail with it. */
+  private refusal: Error | null = null;
   private readonly counts = { emitted: 0, errors: 0, dropped: 0, retries: 0 };
   private readonly wentUp = new Signal();
   private readonly wentDown = new Signal();
@@ -155,6 +166,7 @@ export class StatusPublisher {
     this.stopFollowing();
     this.nc = nc;
     this.js = this.options.delivery === 'jetstream' ? nc.jetstream() : null;
+    if (this.options.followStatus === false) return;
     const feed = nc.status();
     this.statusFeed = feed;
     void this.follow(nc, feed);
@@ -163,6 +175,25 @@ export class StatusPublisher {
     });
     if (nc.isClosed()) this.connectionDown();
     else this.connectionUp();
+  }
+
+  /**
+   * Claims cannot be delivered for `error`'s reason (null: they can again): pending ones are
+   * rejected with it (JetStream) and counted as dropped, new ones rejected with it.
+   *
+   * @param error The cause, e.g. a ConfigError for a missing status stream; null to clear it.
+   */
+  refuse(error: Error | null): void {
+    this.refusal = error;
+    if (error === null) return;
+    for (const entry of this.pending.splice(0)) {
+      entry.dropped = true;
+      this.counts.dropped++;
+      entry.reject(error);
+    }
+    // Wakes the JetStream loop out of the attempt it waits on (the claim is given up).
+    this.halted.fire();
+    this.progressed.fire();
   }
 
   /** The connection is up: buffered claims go out, in order. Idempotent. */
@@ -176,6 +207,8 @@ export class StatusPublisher {
 
   /** The connection is down: claims wait in the buffer from now on. Idempotent. */
   connectionDown(): void {
+    // Claims handed to the link that went down are lost or delivered: no later round trip tells.
+    this.confirmed = this.handed;
     this.up = false;
     this.wentDown.fire();
   }
@@ -192,6 +225,10 @@ export class StatusPublisher {
   publish(claim: OutgoingClaim): Promise<void> {
     if (this.stopping) {
       return Promise.reject(new ClientStateError('the status publisher is stopped'));
+    }
+    if (this.refusal !== null) {
+      this.counts.dropped++;
+      return Promise.reject(this.refusal);
     }
     if (this.options.delivery === 'core') return this.publishCore(claim);
     return new Promise<void>((resolve, reject) => {
@@ -213,11 +250,17 @@ export class StatusPublisher {
     // A disconnect during the round trip ends the flush: what was handed before it is lost or
     // delivered, and no later round trip can tell which.
     const down = this.wentDown.next();
+    const mark = this.handed;
     try {
       await Promise.race([
-        nc.flush().catch((error: unknown) => {
-          this.logger.debug({ err: error }, 'status flush round trip failed');
-        }),
+        nc.flush().then(
+          () => {
+            if (this.nc === nc) this.confirmed = Math.max(this.confirmed, mark);
+          },
+          (error: unknown) => {
+            this.logger.debug({ err: error }, 'status flush round trip failed');
+          },
+        ),
         down.promise,
       ]);
     } finally {
@@ -227,13 +270,16 @@ export class StatusPublisher {
 
   /**
    * Stops the publisher: refuses new claims, flushes within `timeoutMs`, then drops what is
-   * left (JetStream: rejects it with StatusClaimDroppedError `'stopped'`). Idempotent.
+   * left (JetStream: rejects it with StatusClaimDroppedError `'stopped'`). Core claims handed
+   * to nats.js that no round trip confirmed by then count as dropped too: the caller closes the
+   * link abortively (`flushed` false), so they are never delivered. Idempotent.
    *
    * @param timeoutMs How long the flush may take.
-   * @return How many claims were dropped at the end (0 on a second call).
+   * @return How many claims were dropped at the end (0 on a second call), and whether every
+   * claim was confirmed sent.
    */
-  async drain(timeoutMs: number): Promise<{ dropped: number }> {
-    if (this.stopping) return { dropped: 0 };
+  async drain(timeoutMs: number): Promise<{ dropped: number; flushed: boolean }> {
+    if (this.stopping) return { dropped: 0, flushed: true };
     this.stopping = true;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -247,9 +293,12 @@ export class StatusPublisher {
     this.stopFollowing();
     const left = this.pending.splice(0);
     for (const entry of left) this.drop(entry, 'stopped');
+    const unconfirmed = this.handed - this.confirmed;
+    this.counts.dropped += unconfirmed;
+    this.confirmed = this.handed;
     this.halted.fire();
     this.progressed.fire();
-    return { dropped: left.length };
+    return { dropped: left.length + unconfirmed, flushed: left.length + unconfirmed === 0 };
   }
 
   /** A snapshot of the counters. */
@@ -272,6 +321,7 @@ export class StatusPublisher {
     try {
       nc.publish(claim.subject, claim.payload, { headers: toMsgHdrs(claim.headers) });
       this.counts.emitted++;
+      this.handed++;
       return null;
     } catch (error) {
       this.counts.errors++;

@@ -117,7 +117,7 @@ describe('core status delivery against nats-server', () => {
       dropped: 0,
       retries: 0,
     });
-    await expect(publisher.drain(1000)).resolves.toEqual({ dropped: 0 });
+    await expect(publisher.drain(1000)).resolves.toEqual({ dropped: 0, flushed: true });
   });
 
   it('holds claims while the server is down and sends all, in order, after it restarts', async () => {
@@ -211,7 +211,7 @@ describe('core status delivery against nats-server', () => {
     await disconnected;
     const make = claimMaker();
     for (const n of [1, 2, 3]) await publisher.publish(make(n));
-    await expect(publisher.drain(50)).resolves.toEqual({ dropped: 3 });
+    await expect(publisher.drain(50)).resolves.toEqual({ dropped: 3, flushed: false });
     expect(publisher.metrics()).toMatchObject({ buffered: 0, dropped: 3 });
   });
 });

@@ -32,4 +32,14 @@ describe('Backoff', () => {
     backoff.delayMs(0);
     expect(draws).toBe(3);
   });
+
+  it('remembers one delay however many dials an outage takes', () => {
+    const backoff = new Backoff(10, 1000);
+    for (let attempt = 0; attempt < 10_000; attempt++) {
+      expect(backoff.delayMs(attempt)).toBe(backoff.delayMs(attempt));
+    }
+    expect(backoff.remembered).toBe(1);
+    backoff.reset();
+    expect(backoff.remembered).toBe(0);
+  });
 });

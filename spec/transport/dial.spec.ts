@@ -3,9 +3,10 @@
  */
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
-import { connect, Events } from 'nats';
-import { connectNats } from '../../lib/transport/dial';
+import { connect, Events, type ConnectionOptions, type NatsConnection } from 'nats';
+import { abortConnection, connectNats } from '../../lib/transport/dial';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
+import { startTcpProxy } from '../support/tcp-proxy';
 
 describe('connectNats', () => {
   let silent: Server;
@@ -15,6 +16,8 @@ describe('connectNats', () => {
   beforeAll(async () => {
     silent = createServer((socket) => {
       accepted.push(socket);
+      // A dial abandoned by its signal is reset: not an error of this host.
+      socket.on('error', () => undefined);
     });
     silent.listen(0, '127.0.0.1');
     await once(silent, 'listening');
@@ -57,6 +60,27 @@ describe('connectNats', () => {
     await expect(settlesSoon(closed)).resolves.toBe(false);
   });
 
+  it('abandons a dial at once when its signal aborts', async () => {
+    const accept = nextAccepted();
+    const controller = new AbortController();
+    const dialling = connectNats(
+      { servers: url, timeout: 60_000, reconnect: false },
+      controller.signal,
+    );
+    const { closed } = await accept;
+    controller.abort();
+    await expect(dialling).rejects.toThrow();
+    await closed;
+  });
+
+  it('refuses to start a dial whose signal has aborted', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expect(
+      connectNats({ servers: url, timeout: 60_000, reconnect: false }, controller.signal),
+    ).rejects.toThrow();
+  });
+
   describe('against a real server', () => {
     let server: NatsServerHandle;
     beforeAll(async () => {
@@ -79,6 +103,58 @@ describe('connectNats', () => {
       for await (const msg of sub) expect(msg.string()).toBe('after the restart');
       await nc.close();
       expect(nc.isClosed()).toBe(true);
+    });
+
+    /**
+     * Publishes `held` through a partitioned proxy, ends the connection with `end`, heals, and
+     * returns what an observer on the server received of it.
+     */
+    async function heldThroughPartition(
+      end: (nc: NatsConnection) => Promise<void>,
+      options: ConnectionOptions = {},
+    ): Promise<string[]> {
+      const observer = await connect({ servers: server.url });
+      const seen: string[] = [];
+      observer.subscribe('dial.held', { callback: (_err, msg) => seen.push(msg.string()) });
+      await observer.flush();
+      const proxy = await startTcpProxy({ targetPort: server.port });
+      try {
+        const nc = await connectNats({ ...options, servers: proxy.url, reconnect: false });
+        await nc.flush();
+        proxy.partition();
+        nc.publish('dial.held', new TextEncoder().encode('held'));
+        // Let nats.js write it to the socket (it batches publishes within a tick).
+        await new Promise((resolve) => setImmediate(resolve));
+        const ends = proxy.endsSeen;
+        await end(nc);
+        await proxy.waitForEnds(ends + 1);
+        proxy.heal();
+        await proxy.waitForConnections((count) => count === 0);
+        await observer.flush();
+        return seen;
+      } finally {
+        await proxy.close();
+        await observer.close();
+      }
+    }
+
+    it('abortConnection resets the socket: what the partition held is never delivered', async () => {
+      await expect(heldThroughPartition((nc) => abortConnection(nc))).resolves.toEqual([]);
+    });
+
+    it('is needed: a graceful close lets the held bytes through once the partition heals', async () => {
+      await expect(heldThroughPartition((nc) => nc.close())).resolves.toEqual(['held']);
+    });
+
+    it('resets a link its pings declare dead: what the partition held is never delivered', async () => {
+      const held = heldThroughPartition(
+        async (nc) => {
+          // reconnect: false, so the dead link closes the connection.
+          await nc.closed();
+        },
+        { pingInterval: 50, maxPingOut: 1 },
+      );
+      await expect(held).resolves.toEqual([]);
     });
   });
 });

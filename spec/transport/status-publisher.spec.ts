@@ -218,10 +218,10 @@ describe('StatusPublisher, core delivery', () => {
       await publisher.publish(claim(2));
       const draining = publisher.drain(1000);
       await jest.advanceTimersByTimeAsync(1000);
-      await expect(draining).resolves.toEqual({ dropped: 2 });
+      await expect(draining).resolves.toEqual({ dropped: 2, flushed: false });
       expect(publisher.metrics()).toMatchObject({ buffered: 0, dropped: 2 });
       await expect(publisher.publish(claim(3))).rejects.toBeInstanceOf(ClientStateError);
-      await expect(publisher.drain(1000)).resolves.toEqual({ dropped: 0 });
+      await expect(publisher.drain(1000)).resolves.toEqual({ dropped: 0, flushed: true });
     } finally {
       jest.useRealTimers();
     }
@@ -232,7 +232,7 @@ describe('StatusPublisher, core delivery', () => {
     const publisher = new StatusPublisher({ delivery: 'core', bufferSize: 8 });
     publisher.attach(fake.connection);
     await publisher.publish(claim(1));
-    await expect(publisher.drain(60_000)).resolves.toEqual({ dropped: 0 });
+    await expect(publisher.drain(60_000)).resolves.toEqual({ dropped: 0, flushed: true });
   });
 
   it('refuses a buffer size that is not a non-negative integer', () => {
@@ -339,9 +339,71 @@ describe('StatusPublisher, JetStream delivery', () => {
     const second = publisher.publish(claim(2));
     await settle();
     expect(fake.jsSent).toHaveLength(1);
-    await expect(publisher.drain(0)).resolves.toEqual({ dropped: 2 });
+    await expect(publisher.drain(0)).resolves.toEqual({ dropped: 2, flushed: false });
     await expect(first).rejects.toMatchObject({ reason: 'stopped' });
     await expect(second).rejects.toMatchObject({ reason: 'stopped' });
     expect(fake.jsSent).toHaveLength(1);
+  });
+});
+
+describe('StatusPublisher, driven by its owner', () => {
+  it('with followStatus false ignores status events and follows connectionUp/Down only', async () => {
+    const fake = fakeConnection();
+    const publisher = new StatusPublisher({ delivery: 'core', bufferSize: 8, followStatus: false });
+    publisher.attach(fake.connection);
+    // Attached but not told the link is up: claims wait.
+    await publisher.publish(claim(1));
+    expect(fake.sent).toHaveLength(0);
+    fake.feed.push('reconnect');
+    await settle();
+    expect(fake.sent).toHaveLength(0);
+    publisher.connectionUp();
+    expect(fake.sent.map((sent) => sent.data)).toEqual(['claim-1']);
+    fake.feed.push('disconnect');
+    await settle();
+    await publisher.publish(claim(2));
+    expect(fake.sent).toHaveLength(2);
+  });
+
+  it('counts claims handed to a link that never confirmed them as dropped at drain', async () => {
+    const fake = fakeConnection();
+    let answerFlush: (() => void) | null = null;
+    (fake.connection as unknown as { flush: () => Promise<void> }).flush = () =>
+      new Promise<void>((resolve) => (answerFlush = resolve));
+    const publisher = new StatusPublisher({ delivery: 'core', bufferSize: 8, followStatus: false });
+    publisher.attach(fake.connection);
+    publisher.connectionUp();
+    await publisher.publish(claim(1));
+    await publisher.publish(claim(2));
+    // The round trip never comes back (a half-open link): both were handed, neither confirmed.
+    await expect(publisher.drain(0)).resolves.toEqual({ dropped: 2, flushed: false });
+    expect(publisher.metrics()).toMatchObject({ emitted: 2, dropped: 2 });
+    expect(answerFlush).not.toBeNull();
+  });
+
+  it('confirms handed claims with a completed round trip', async () => {
+    const fake = fakeConnection();
+    const publisher = new StatusPublisher({ delivery: 'core', bufferSize: 8, followStatus: false });
+    publisher.attach(fake.connection);
+    publisher.connectionUp();
+    await publisher.publish(claim(1));
+    await publisher.flush();
+    await expect(publisher.drain(0)).resolves.toEqual({ dropped: 0, flushed: true });
+  });
+
+  it('refuse(error) rejects what is pending and what comes with that error, until cleared', async () => {
+    const fake = fakeConnection();
+    fake.jsAnswers.push('hang');
+    const publisher = new StatusPublisher({ delivery: 'jetstream', bufferSize: 8 });
+    publisher.attach(fake.connection);
+    const waiting = publisher.publish(claim(1));
+    await settle();
+    const missing = new Error('stream missing');
+    publisher.refuse(missing);
+    await expect(waiting).rejects.toBe(missing);
+    await expect(publisher.publish(claim(2))).rejects.toBe(missing);
+    expect(publisher.metrics()).toMatchObject({ dropped: 2, buffered: 0 });
+    publisher.refuse(null);
+    await expect(publisher.publish(claim(3))).resolves.toBeUndefined();
   });
 });

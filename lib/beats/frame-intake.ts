@@ -19,7 +19,7 @@ import { BEAT_ENGINE_REJECT_REASONS, type BeatEngine, type BeatEngineRejectReaso
  * ```
  */
 export type RejectedCounts = Record<
-  (typeof FRAME_REJECT_REASONS)[number] | BeatEngineRejectReason | 'hlc-skew',
+  (typeof FRAME_REJECT_REASONS)[number] | 'other-pulse' | 'stale-frame' | 'hlc-skew',
   number
 >;
 

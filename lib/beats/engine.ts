@@ -165,9 +165,11 @@ interface SyntheticSchedule {
 
 /**
  * Merges judged pulse frames with a synthetic clock into one timeline of beats: strictly
- * increasing indexes (except at a flagged timeline reset), pulse lock, degradation after
- * `period + jitterToleranceMs` of silence, synthetic beats on an absolute schedule, recovery on
- * the first pulse frame (PROTOCOL.md section 9).
+ * increasing indexes (except at a flagged timeline reset), pulse lock, stale frames dropped,
+ * the pulse's grid kept on the monotonic clock ({@link PulseGrid}: a frame held up does not
+ * move it), degradation `period + jitterToleranceMs` after the last beat was due on it,
+ * synthetic beats on it, recovery on the first fresh pulse frame, and a new timeline at 0 after
+ * index 2^53−1 (PROTOCOL.md section 9).
  *
  * Streams are hot (a {@link Broadcast} each), never replay, and complete on {@link stop}. For
  * each delivered beat, in this order: `leadObserver`, `beats$`, then `downbeats$` when it is the

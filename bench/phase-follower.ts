@@ -42,14 +42,26 @@ export interface Recorded {
   atMs: number;
   reset: boolean;
   missed: number;
+  /**
+   * When the follower planned the next beat (wall clock, ms): the SDK's `deadline_at` of a
+   * synthetic beat (whole ms), the raw follower's timer target. The plan, free of the machine's
+   * timer lateness.
+   */
+  nextPlannedAtMs: number | null;
 }
 
 const beats: Recorded[] = [];
 const wallNow = () => performance.timeOrigin + performance.now();
 const period = 60000 / tempoBpm;
 
-function record(index: number, source: string, reset = false, missed = 0): void {
-  beats.push({ index, source, atMs: wallNow(), reset, missed });
+function record(
+  index: number,
+  source: string,
+  reset = false,
+  missed = 0,
+  nextPlannedAtMs: number | null = null,
+): void {
+  beats.push({ index, source, atMs: wallNow(), reset, missed, nextPlannedAtMs });
 }
 
 /** Busy-waits `ms`: the event loop can do nothing else meanwhile. */
@@ -75,7 +87,13 @@ async function sdkFollower(): Promise<() => Promise<void>> {
     jitterToleranceMs: toleranceMs,
   });
   client.beat$.subscribe((beat) =>
-    record(beat.beat_index, beat.source, beat.timelineReset, beat.missedBefore),
+    record(
+      beat.beat_index,
+      beat.source,
+      beat.timelineReset,
+      beat.missedBefore,
+      beat.source === 'synthetic' ? Date.parse(beat.deadline_at) : null,
+    ),
   );
   await client.start();
   return async () => {
@@ -98,7 +116,7 @@ async function rawFollower(anchorOnLast: boolean): Promise<() => Promise<void>> 
   };
   const synthetic = (index: number) => {
     lastIndex = index;
-    record(index, 'synthetic');
+    record(index, 'synthetic', false, 0, performance.timeOrigin + dueOf(index + 1));
     arm(dueOf(index + 1), () => synthetic(index + 1));
   };
 

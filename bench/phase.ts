@@ -17,9 +17,13 @@
  * Figures: per follower, the error of its synthetic beats against the pulse's grid (delivery
  * wall time − (epoch + k × period)), p50/p99, over the outage (the first synthetic beat, which
  * the rules emit a tolerance late, left out) and over its last 10 s ("after 60 s"); per index,
- * the spread between followers of one kind (max − min delivery time), p50/p99; on the return,
+ * the spread between followers of one kind (max − min delivery time), p50/p99, of all four SDK
+ * followers and, for a like-for-like comparison, of one quiet and one busy follower of each
+ * kind (`pairSpread`); on the return,
  * whether every follower delivered every index once, in order, with no reset and no gap.
- * Goals: SDK p99 ≤ baseline p99 + 1 ms, SDK spread p99 ≤ 2 ms, the return seamless.
+ * Goals: SDK p99 ≤ baseline p99 + 1 ms, SDK spread p99 ≤ 2 ms, the return seamless. For
+ * information, the same figures of each follower's plan (when it meant the next beat to come,
+ * set as it emitted a synthetic beat), free of the machine's timer lateness.
  *
  * Run: `npm run bench:phase`; PHASE_OUTAGE_SECONDS=10 for a quick run (BENCH_QUICK=1: 10 s
  * outage, 10 s warm-up).
@@ -210,6 +214,13 @@ function analyse(
     beats.filter(
       (beat) => beat.source === 'synthetic' && beat.index > outageIndex && beat.index < returnIndex,
     );
+  // The plan for beat k + 1, made when beat k was emitted: the grid, without timer lateness.
+  const plannedErrorOf = (beat: Recorded) =>
+    (beat.nextPlannedAtMs ?? NaN) - (epochMs + (beat.index + 1) * PERIOD_MS);
+  const planned = (beats: Recorded[]) =>
+    outageBeats(beats).filter(
+      (beat) => beat.index + 1 < returnIndex && beat.nextPlannedAtMs !== null,
+    );
   const perFollower = results.map((result) => {
     const synthetic = outageBeats(result.beats);
     return {
@@ -219,6 +230,7 @@ function analyse(
       syntheticBeats: synthetic.length,
       errorMs: summary(synthetic.map(errorOf)),
       errorAfter60sMs: summary(synthetic.filter((b) => b.index >= tailFrom).map(errorOf)),
+      plannedErrorMs: summary(planned(result.beats).map(plannedErrorOf)),
       afterReturn: {
         pulseBeats: result.beats.filter((b) => b.source === 'pulse' && b.index >= returnIndex)
           .length,
@@ -226,16 +238,22 @@ function analyse(
       },
     };
   });
-  const spreadOf = (kind: string) => {
+  const spreadOf = (
+    kind: string,
+    of: 'delivered' | 'planned' = 'delivered',
+    only: (result: FollowerResult) => boolean = () => true,
+  ) => {
+    const members = results.filter((r) => r.kind === kind && only(r));
     const byIndex = new Map<number, number[]>();
-    for (const result of results.filter((r) => r.kind === kind)) {
-      for (const beat of outageBeats(result.beats)) {
-        byIndex.set(beat.index, [...(byIndex.get(beat.index) ?? []), beat.atMs]);
+    for (const result of members) {
+      const beats = of === 'delivered' ? outageBeats(result.beats) : planned(result.beats);
+      for (const beat of beats) {
+        const at = of === 'delivered' ? beat.atMs : (beat.nextPlannedAtMs ?? NaN);
+        byIndex.set(beat.index, [...(byIndex.get(beat.index) ?? []), at]);
       }
     }
-    const members = results.filter((r) => r.kind === kind).length;
     const spreads = [...byIndex.values()]
-      .filter((times) => times.length === members)
+      .filter((times) => times.length === members.length)
       .map((times) => Math.max(...times) - Math.min(...times));
     return summary(spreads);
   };
@@ -243,6 +261,19 @@ function analyse(
     sdk: spreadOf('sdk'),
     baseline: spreadOf('raw-min'),
     previous: spreadOf('raw-last'),
+  };
+  // (info) Two followers of each kind, one busy: the same number on every side.
+  const firstAndBusy = (r: FollowerResult) => r.busy || /^(sdk-1|baseline|previous)$/.test(r.name);
+  const pairSpread = {
+    sdk: spreadOf('sdk', 'delivered', firstAndBusy),
+    baseline: spreadOf('raw-min', 'delivered', firstAndBusy),
+    previous: spreadOf('raw-last', 'delivered', firstAndBusy),
+  };
+  // (info) The same of the plans: what the design decides, the machine's timers left out.
+  const plannedSpread = {
+    sdk: spreadOf('sdk', 'planned'),
+    baseline: spreadOf('raw-min', 'planned'),
+    previous: spreadOf('raw-last', 'planned'),
   };
   const baselineP99 = Math.max(
     ...perFollower.filter((f) => f.kind === 'raw-min').map((f) => f.errorMs.p99Ms),
@@ -261,6 +292,8 @@ function analyse(
     returnSeconds,
     followers: perFollower,
     spread,
+    pairSpread,
+    plannedSpread,
     baselineP99Ms: baselineP99,
     goals: { ...goals, met: Object.values(goals).every(Boolean) },
   };

@@ -176,6 +176,11 @@ function phaseRows(result: any): Row[] {
       .filter((f) => f.kind === kind)
       .map((f) => `${f.name} p50 ${f.errorMs.p50Ms} / p99 ${f.errorMs.p99Ms}`)
       .join('; ');
+  const plannedFigures = (kind: string) =>
+    followers
+      .filter((f) => f.kind === kind)
+      .map((f) => `${f.name} p50 ${f.plannedErrorMs.p50Ms} / p99 ${f.plannedErrorMs.p99Ms}`)
+      .join('; ');
   const spread = (s: any) => `spread p50 ${s.p50Ms} / p99 ${s.p99Ms} ms`;
   return [
     {
@@ -185,6 +190,22 @@ function phaseRows(result: any): Row[] {
       ratio: `previous design (last arrival): ${figures('raw-last')} ms; ${spread(result.spread.previous)}`,
       goal: 'p99 ≤ baseline + 1 ms, spread p99 ≤ 2 ms',
       met: result.goals.p99WithinBaselinePlus1Ms && result.goals.spreadP99AtMost2Ms,
+    },
+    {
+      benchmark: 'P6 (info) spread of one quiet and one busy follower of each kind',
+      sdk: spread(result.pairSpread.sdk),
+      baseline: spread(result.pairSpread.baseline),
+      ratio: `previous design: ${spread(result.pairSpread.previous)}`,
+      goal: '—',
+      met: null,
+    },
+    {
+      benchmark: 'P6 (info) the same, of each follower’s plan (timer lateness left out)',
+      sdk: `${plannedFigures('sdk')} ms; ${spread(result.plannedSpread.sdk)}`,
+      baseline: `raw min-filter ${plannedFigures('raw-min')} ms; ${spread(result.plannedSpread.baseline)}`,
+      ratio: `previous design: ${plannedFigures('raw-last')} ms; ${spread(result.plannedSpread.previous)}`,
+      goal: '—',
+      met: null,
     },
     {
       benchmark: 'P6 the pulse back on its epoch',

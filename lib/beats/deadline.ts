@@ -4,6 +4,8 @@
  * fraction digits, trailing zeros dropped); other writers use an offset instead of `Z`.
  */
 
+const WRITERS_FORM = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 const RFC3339 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
@@ -19,6 +21,8 @@ const RFC3339 =
  * @return Ms since the epoch, or NaN when `text` is not an RFC 3339 time.
  */
 export function rfc3339Ms(text: string): number {
+  // The writers' form (every frame of this SDK's pulse): V8 parses it exactly, and fast.
+  if (WRITERS_FORM.test(text)) return Date.parse(text);
   const match = RFC3339.exec(text);
   if (match === null) return Number.NaN;
   const [, year, month, day, hour, minute, second, fraction, zulu, sign, offH, offM] = match;

@@ -10,6 +10,8 @@
  *   filter over the last 16 frames (as PROTOCOL.md section 9 states it), synthetic beats on it.
  * - `raw-last`: the previous design, the same follower anchoring its synthetic schedule on the
  *   last frame's arrival.
+ * - `timer`: the control, a timer at each beat's exact time on the pulse's grid (known from the
+ *   epoch): the machine's own timer lateness.
  * PHASE_BUSY_INDEXES (comma-separated): the follower's event loop is busy 45 ms around the
  * arrival of each of these beats (from 5 ms before its due time).
  */
@@ -148,13 +150,42 @@ async function rawFollower(anchorOnLast: boolean): Promise<() => Promise<void>> 
   };
 }
 
+/**
+ * The control: no frames at all, a timer for each beat at its exact time on the pulse's grid
+ * (known from the epoch). Its error is this machine's timer lateness, nothing else.
+ */
+function timerControl(): () => () => Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const next = (index: number) => {
+    const dueAt = epochMs + index * period;
+    timer = setTimeout(
+      () => {
+        record(index, 'synthetic', false, 0, epochMs + (index + 1) * period);
+        next(index + 1);
+      },
+      Math.max(0, dueAt - wallNow()),
+    );
+  };
+  return () => {
+    next(Math.max(0, Math.ceil((wallNow() - epochMs) / period)));
+    return () => {
+      clearTimeout(timer);
+      return Promise.resolve();
+    };
+  };
+}
+
 async function main(): Promise<void> {
-  const stop = kind === 'sdk' ? await sdkFollower() : await rawFollower(kind === 'raw-last');
+  const control = kind === 'timer' ? timerControl() : undefined;
+  let stop: () => Promise<void> = () => Promise.resolve();
+  if (kind === 'sdk') stop = await sdkFollower();
+  else if (control === undefined) stop = await rawFollower(kind === 'raw-last');
   process.send?.({ ready: true });
   process.on('message', (message: { epochMs?: number; stop?: boolean }) => {
     if (message.epochMs !== undefined) {
       epochMs = message.epochMs;
       scheduleBusyLoops();
+      if (control !== undefined) stop = control();
     }
     if (message.stop !== true) return;
     void stop().then(() => {

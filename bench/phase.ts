@@ -11,6 +11,8 @@
  *   last 16 frames (`raw-min`), and a busy twin;
  * - the previous design: the same raw follower anchoring its synthetic schedule on the last
  *   frame's arrival (`raw-last`), and a busy twin.
+ * - a control: a process that only sets a timer at each beat's exact time on the grid (it knows
+ *   the epoch): its error is the machine's own timer lateness, which every follower pays too.
  * After PHASE_WARMUP_SECONDS (20) the pulse stops for PHASE_OUTAGE_SECONDS (60); then a pulse
  * comes back on the same epoch with `startPulse({ epochMs })` (same pulse id) for 10 s.
  *
@@ -57,7 +59,7 @@ const returnSeconds = sized('PHASE_RETURN_SECONDS', 10, 5);
 
 interface FollowerSpec {
   name: string;
-  kind: 'sdk' | 'raw-min' | 'raw-last';
+  kind: 'sdk' | 'raw-min' | 'raw-last' | 'timer';
   busy: boolean;
 }
 
@@ -70,6 +72,7 @@ const followers: FollowerSpec[] = [
   { name: 'baseline-busy', kind: 'raw-min', busy: true },
   { name: 'previous', kind: 'raw-last', busy: false },
   { name: 'previous-busy', kind: 'raw-last', busy: true },
+  { name: 'timer-control', kind: 'timer', busy: false },
 ];
 
 interface FollowerResult {
@@ -149,6 +152,7 @@ function summary(values: number[]): { count: number; p50Ms: number; p99Ms: numbe
 function seamless(all: readonly Recorded[]): { ok: boolean; problems: string[] } {
   const problems: string[] = [];
   const first = all.findIndex((beat) => beat.source === 'pulse');
+  if (first < 0) return { ok: false, problems: ['no pulse beat'] };
   const beats = all.slice(first + 1);
   beats.forEach((beat, i) => {
     if (beat.reset) problems.push(`reset at ${beat.index}`);

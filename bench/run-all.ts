@@ -186,7 +186,7 @@ function phaseRows(result: any): Row[] {
     {
       benchmark: `P6 synthetic beats vs the pulse's grid, ${result.outageSeconds} s outage, ${result.tempoBpm} BPM, 0–${result.sendJitterMs} ms send jitter`,
       sdk: `${figures('sdk')} ms; ${spread(result.spread.sdk)}`,
-      baseline: `raw min-filter ${figures('raw-min')} ms; ${spread(result.spread.baseline)}`,
+      baseline: `raw min-filter ${figures('raw-min')} ms; ${spread(result.spread.baseline)}; control (timers alone on the exact grid) ${figures('timer')} ms`,
       ratio: `previous design (last arrival): ${figures('raw-last')} ms; ${spread(result.spread.previous)}`,
       goal: 'p99 ≤ baseline + 1 ms, spread p99 ≤ 2 ms',
       met: result.goals.p99WithinBaselinePlus1Ms && result.goals.spreadP99AtMost2Ms,

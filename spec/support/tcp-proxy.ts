@@ -50,24 +50,37 @@ export interface TcpProxy {
   resetConnections(): void;
   /** Resolves once the open connection count satisfies `predicate` (checked on every change). */
   waitForConnections(predicate: (count: number) => boolean): Promise<void>;
+  /**
+   * Ends (FIN) and resets the proxy has seen from either side since the start, each told apart
+   * and queued behind the bytes before it (held during a partition).
+   */
+  readonly endsSeen: number;
+  /** Resolves once `endsSeen` is at least `count`. */
+  waitForEnds(count: number): Promise<void>;
   /** Stops listening and destroys every socket; resolves when the listener is closed. */
   close(): Promise<void>;
 }
 
 const END = Symbol('end');
+/** The byte of {@link Lane.probeEnd}. */
+const PROBE = Buffer.from([0]);
 const RESET = Symbol('reset');
 type Chunk = Buffer | typeof END | typeof RESET;
 
 /** Resets a socket; one still connecting is destroyed (a reset would wait for the connect). */
 function resetSocket(socket: Socket): void {
   if (socket.destroyed) return;
-  if (socket.connecting) socket.destroy();
+  // One already shut down for writing cannot be reset (libuv refuses): destroy it.
+  if (socket.connecting || socket.writableEnded) socket.destroy();
   else socket.resetAndDestroy();
 }
 
 interface ProxyState {
   partitioned: boolean;
   delay: { minMs: number; maxMs: number };
+  /** Ends and resets seen (told apart), from either side. */
+  endsSeen: number;
+  changed: () => void;
 }
 
 /**
@@ -87,18 +100,38 @@ class Lane {
     private readonly proxy: ProxyState,
   ) {
     from.on('data', (chunk: Buffer) => this.push(chunk));
-    from.on('end', () => this.push(END));
-    from.on('error', () => {
-      if (this.ended) return;
-      this.queue.length = 0;
-      this.push(RESET);
-    });
+    from.on('end', () => this.probeEnd());
+    from.on('error', () => this.reset());
     from.on('close', () => this.push(END));
+  }
+
+  /**
+   * `from` ended: a FIN, or a reset that Linux reports as an end when it came right behind data
+   * the proxy had not read yet. One byte written back tells them apart at the socket itself: a
+   * socket that was reset refuses it at once (EPIPE/ECONNRESET), one that got a FIN takes it
+   * (its peer, gone, discards it).
+   */
+  private probeEnd(): void {
+    if (this.ended || this.from.destroyed) return;
+    this.from.write(PROBE, (error) => {
+      if (error) this.reset();
+      else this.push(END);
+    });
+  }
+
+  private reset(): void {
+    if (this.ended) return;
+    this.queue.length = 0;
+    this.push(RESET);
   }
 
   private push(chunk: Chunk): void {
     if (this.ended) return;
-    if (chunk === END || chunk === RESET) this.ended = true;
+    if (chunk === END || chunk === RESET) {
+      this.ended = true;
+      this.proxy.endsSeen++;
+      this.proxy.changed();
+    }
     const { minMs, maxMs } = this.proxy.delay;
     const delay = maxMs > 0 ? minMs + Math.random() * (maxMs - minMs) : 0;
     // Never before the chunk ahead of it: a delay keeps the order.
@@ -192,18 +225,34 @@ class Pair {
 export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy> {
   const host = options.host ?? '127.0.0.1';
   let targetPort = options.targetPort;
-  const state: ProxyState = { partitioned: false, delay: { minMs: 0, maxMs: 0 } };
-  const pairs = new Set<Pair>();
   const watchers = new Set<() => void>();
-  let accepted = 0;
-  let healing: (() => void) | null = null;
   const changed = (): void => {
     for (const watcher of [...watchers]) watcher();
   };
+  const state: ProxyState = {
+    partitioned: false,
+    delay: { minMs: 0, maxMs: 0 },
+    endsSeen: 0,
+    changed,
+  };
+  const pairs = new Set<Pair>();
+  let accepted = 0;
+  let healing: (() => void) | null = null;
+  const until = (condition: () => boolean): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (!condition()) return;
+        watchers.delete(check);
+        resolve();
+      };
+      watchers.add(check);
+      check();
+    });
 
-  const server: Server = createServer((client) => {
+  // Half-open allowed: an end is handled by the lanes (probed, then passed on in order).
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     accepted++;
-    const upstream = connect({ host, port: targetPort });
+    const upstream = connect({ host, port: targetPort, allowHalfOpen: true });
     const pair = new Pair(client, upstream, state, (closed) => {
       pairs.delete(closed);
       changed();
@@ -265,15 +314,13 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
       for (const pair of [...pairs]) pair.destroy();
     },
     waitForConnections(predicate) {
-      return new Promise((resolve) => {
-        const check = (): void => {
-          if (!predicate(pairs.size)) return;
-          watchers.delete(check);
-          resolve();
-        };
-        watchers.add(check);
-        check();
-      });
+      return until(() => predicate(pairs.size));
+    },
+    get endsSeen() {
+      return state.endsSeen;
+    },
+    waitForEnds(count) {
+      return until(() => state.endsSeen >= count);
     },
     close() {
       healing?.();

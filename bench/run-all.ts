@@ -4,10 +4,10 @@
  * baseline in the same run. Prints a table (benchmark, SDK figure, baseline figure, ratio, goal,
  * met?) on stderr and stdout, and writes every bench's JSON with the table to bench/results.json.
  *
- * Run: `npm run bench` (about 8 minutes); `BENCH_QUICK=1` for a smoke run of a few
+ * Run: `npm run bench` (about 10 minutes); `BENCH_QUICK=1` for a smoke run of a few
  * seconds per bench (indicative figures only); `BENCH_ONLY=latency,agents` for a subset. Each
  * bench's own variables (LATENCY_SECONDS, AGENTS, AGENTS_SECONDS, DRIFT_SECONDS, BUDGETS …) pass
- * through. Exits 1 when a bench crashed or printed no JSON; a missed goal is a finding, not a
+ * through (PHASE_OUTAGE_SECONDS …). Exits 1 when a bench crashed or printed no JSON; a missed goal is a finding, not a
  * failure. Never part of `npm test`.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- each bench's JSON, read field by field */
@@ -176,6 +176,61 @@ function judgeRows(result: any): Row[] {
   ];
 }
 
+function phaseRows(result: any): Row[] {
+  const followers: any[] = result.followers;
+  const figures = (kind: string) =>
+    followers
+      .filter((f) => f.kind === kind)
+      .map((f) => `${f.name} p50 ${f.errorMs.p50Ms} / p99 ${f.errorMs.p99Ms}`)
+      .join('; ');
+  const plannedFigures = (kind: string) =>
+    followers
+      .filter((f) => f.kind === kind)
+      .map((f) => `${f.name} p50 ${f.plannedErrorMs.p50Ms} / p99 ${f.plannedErrorMs.p99Ms}`)
+      .join('; ');
+  const spread = (s: any) => `spread p50 ${s.p50Ms} / p99 ${s.p99Ms} ms`;
+  return [
+    {
+      benchmark: `P6 synthetic beats vs the pulse's grid, ${result.outageSeconds} s outage, ${result.tempoBpm} BPM, 0–${result.sendJitterMs} ms send jitter`,
+      sdk: `${figures('sdk')} ms; ${spread(result.spread.sdk)}`,
+      baseline: `raw min-filter ${figures('raw-min')} ms; ${spread(result.spread.baseline)}; control (timers alone on the exact grid) ${figures('timer')} ms`,
+      ratio: `previous design (last arrival): ${figures('raw-last')} ms; ${spread(result.spread.previous)}`,
+      goal: 'p99 ≤ baseline + 1 ms, spread p99 ≤ 2 ms',
+      met: result.goals.p99WithinBaselinePlus1Ms && result.goals.spreadP99AtMost2Ms,
+    },
+    {
+      benchmark: 'P6 (info) spread of one quiet and one busy follower of each kind',
+      sdk: spread(result.pairSpread.sdk),
+      baseline: spread(result.pairSpread.baseline),
+      ratio: `previous design: ${spread(result.pairSpread.previous)}`,
+      goal: '—',
+      met: null,
+    },
+    {
+      benchmark: 'P6 (info) the same, of each follower’s plan (timer lateness left out)',
+      sdk: `${plannedFigures('sdk')} ms; ${spread(result.plannedSpread.sdk)}`,
+      baseline: `raw min-filter ${plannedFigures('raw-min')} ms; ${spread(result.plannedSpread.baseline)}`,
+      ratio: `previous design: ${plannedFigures('raw-last')} ms; ${spread(result.plannedSpread.previous)}`,
+      goal: '—',
+      met: null,
+    },
+    {
+      benchmark: 'P6 the pulse back on its epoch',
+      sdk: followers
+        .filter((f) => f.kind === 'sdk')
+        .map(
+          (f) =>
+            `${f.name} ${f.afterReturn.ok ? 'seamless' : (f.afterReturn.problems as string[]).join(', ')}`,
+        )
+        .join('; '),
+      baseline: '—',
+      ratio: '—',
+      goal: 'every index once, in order, no reset, no gap',
+      met: result.goals.returnSeamless,
+    },
+  ];
+}
+
 const benches: Bench[] = [
   { name: 'latency', file: 'beat-latency.ts', rows: latencyRows },
   { name: 'drift', file: 'drift.ts', rows: driftRows },
@@ -184,6 +239,7 @@ const benches: Bench[] = [
   { name: 'agents', file: 'agents.ts', rows: agentsRows },
   { name: 'sign', file: 'sign.ts', rows: signRows },
   { name: 'judge', file: 'judge.ts', rows: judgeRows },
+  { name: 'phase', file: 'phase.ts', rows: phaseRows },
 ];
 
 /** Runs one bench in a child node (with tsx), its logs passed through; resolves its JSON. */

@@ -14,26 +14,41 @@ import type { FrameVerdict } from '../protocol/judge';
 import type { Beat } from './beat';
 import { Broadcast } from './broadcast';
 import { elapsedSince } from './elapsed';
+import { rfc3339Ms } from './deadline';
+import { PulseGrid } from './grid';
 import { beatFromFrame, syntheticBeat } from './make-beat';
 import { latestSlotAt, periodMs, slotDueMs } from './schedule';
+import { LatenessReference } from './staleness';
+import { MAX_BEAT_INDEX } from '../protocol/text';
 
 /** An accepted verdict of the frame judge: what {@link BeatEngine.frame} takes. */
 export type JudgedFrame = Extract<FrameVerdict, { ok: true }>;
 
-/** Why the engine refused a judged frame (PROTOCOL.md section 9). */
-export type BeatEngineRejectReason = 'other-pulse';
+/**
+ * Why the engine refused a judged frame (PROTOCOL.md section 9): a frame of another pulse than
+ * the one followed (`other-pulse`), or a frame of the past (`stale-frame`: held in a socket
+ * through a partition, or queued while the event loop was blocked).
+ */
+export type BeatEngineRejectReason = 'other-pulse' | 'stale-frame';
+
+/** Every {@link BeatEngineRejectReason}. */
+export const BEAT_ENGINE_REJECT_REASONS: readonly BeatEngineRejectReason[] = Object.freeze([
+  'other-pulse',
+  'stale-frame',
+]);
 
 /**
  * What became of a judged frame:
  * - `delivered`: it is the new current beat;
  * - `behind`: at or below the last delivered index, not delivered, but it re-based the schedule
  *   and set the tempo and bar length;
- * - `rejected`: another pulse than the one followed (`other-pulse`): nothing changed;
+ * - `rejected`: another pulse than the one followed (`other-pulse`), or a stale frame
+ *   (`stale-frame`): nothing changed;
  * - `stopped`: the engine is stopped: nothing changed.
  *
  * `lateMs` (monotonic) is how late the frame came against the engine's own schedule: its
- * arrival minus one period (at the tempo known before it) after the last beat was due; on time
- * when at most the jitter tolerance. null when no beat was ever due.
+ * arrival minus one period (at the tempo known before it) after the last beat was due on the
+ * pulse's grid; on time when at most the jitter tolerance. null when no beat was ever due.
  */
 export type FrameOutcome =
   | { readonly outcome: 'delivered'; readonly beat: Beat; readonly lateMs: number | null }
@@ -59,6 +74,10 @@ export interface BeatEngineCounters {
   readonly behind: number;
   /** Frames refused as `other-pulse`. */
   readonly otherPulse: number;
+  /** Frames refused as `stale-frame`. */
+  readonly staleFrames: number;
+  /** Times the grid restarted (PROTOCOL.md section 9), the first frame's start included. */
+  readonly gridRestarts: number;
   /** Pulse frame stamps merged into the HLC. */
   readonly hlcMerged: number;
   /** Pulse frame stamps not merged: flagged `hlcSkew` by the judge, or refused by the clock. */
@@ -80,11 +99,12 @@ export interface BeatEngineState {
   /** The pulse followed, null when none is (before the first frame, and while degraded). */
   readonly followedPulseId: string | null;
   /**
-   * Wall-clock lateness (ms) of the last pulse frame against the pulse's own schedule: its
-   * arrival minus when its beat was due by its own `deadline_at`, that is
-   * `receivedAtMs − (Date.parse(deadline_at) − 60000 / tempo_bpm)`. Positive: frames arrive late
-   * (network latency plus the wall-clock offset between the pulse and this host). 0 before any
-   * pulse frame; legacy frames (whose `deadline_at` the SDK makes up) leave it unchanged.
+   * Wall-clock lateness (ms) of the last fresh pulse frame against the pulse's own schedule:
+   * its arrival minus when its beat was due by its own `deadline_at`, that is
+   * `receivedAtMs − (deadline_at − 60000 / tempo_bpm)`. Positive: frames arrive late (network
+   * latency plus the wall-clock offset between the pulse and this host). It does not move
+   * beats, which follow the pulse's grid on the monotonic clock. 0 before any pulse frame;
+   * legacy frames (whose `deadline_at` the SDK makes up) and stale frames leave it unchanged.
    */
   readonly timeDriftMs: number;
   /** The running count of elapsed beats (PROTOCOL.md section 9); 0 before any beat. */
@@ -144,9 +164,11 @@ interface SyntheticSchedule {
 
 /**
  * Merges judged pulse frames with a synthetic clock into one timeline of beats: strictly
- * increasing indexes (except at a flagged timeline reset), pulse lock, degradation after
- * `period + jitterToleranceMs` of silence, synthetic beats on an absolute schedule, recovery on
- * the first pulse frame (PROTOCOL.md section 9).
+ * increasing indexes (except at a flagged timeline reset), pulse lock, stale frames dropped,
+ * the pulse's grid kept on the monotonic clock ({@link PulseGrid}: a frame held up does not
+ * move it), degradation `period + jitterToleranceMs` after the last beat was due on it,
+ * synthetic beats on it, recovery on the first fresh pulse frame, and a new timeline at 0 after
+ * index 2^53−1 (PROTOCOL.md section 9).
  *
  * Streams are hot (a {@link Broadcast} each), never replay, and complete on {@link stop}. For
  * each delivered beat, in this order: `leadObserver`, `beats$`, then `downbeats$` when it is the
@@ -186,8 +208,17 @@ export class BeatEngine {
   private stopped = false;
   /** When the start-up wait began. */
   private startedAtMs: number | null = null;
-  /** When the last beat was due: a pulse frame's arrival, or a synthetic slot's due time. */
+  /**
+   * When the last beat was due: the last delivered index's due time on the grid after a frame,
+   * or a synthetic slot's due time.
+   */
   private lastDueMs: number | null = null;
+  /** The pulse's grid, null before the first frame; its pulse and bar length. */
+  private grid: PulseGrid | null = null;
+  private gridPulseId = '';
+  private gridBeatsPerBar = 0;
+  /** The lateness reference of the last followed pulse (kept through a degradation). */
+  private lateness: LatenessReference | null = null;
   private lastIndex: number | null = null;
   private lastWindowId = '';
   private currentBeat: Beat | null = null;
@@ -199,10 +230,6 @@ export class BeatEngine {
   private silenceTimerDue: number | null = null;
   private elapsed = 0;
   private timeDriftMs = 0;
-  /** The last pulse frame's `deadline_at`, tempo and wall-clock arrival; '' once measured. */
-  private driftDeadlineAt = '';
-  private driftTempoBpm = 0;
-  private driftArrivedAtWallMs = 0;
   private readonly counters: MutableCounters = {
     framesReceived: 0,
     pulseBeats: 0,
@@ -212,6 +239,8 @@ export class BeatEngine {
     timelineResets: 0,
     behind: 0,
     otherPulse: 0,
+    staleFrames: 0,
+    gridRestarts: 0,
     hlcMerged: 0,
     hlcMergesSkipped: 0,
   };
@@ -283,7 +312,7 @@ export class BeatEngine {
       beatsPerBar: this.beatsPerBar,
       degraded: this.synthetic !== null,
       followedPulseId: this.followedPulseId,
-      timeDriftMs: this.currentDriftMs(),
+      timeDriftMs: this.timeDriftMs,
       elapsedBeats: this.elapsed,
       counters: Object.freeze({ ...this.counters }),
     });
@@ -318,11 +347,13 @@ export class BeatEngine {
   }
 
   /**
-   * Pushes an accepted frame of the judge (received now). Unless refused as `other-pulse`, it
-   * re-bases the schedule (its beat is due now), sets the tempo and bar length, ends any
-   * degradation, and, for a pulse frame not flagged `hlcSkew`, merges its `hlc` into the clock,
-   * whether or not it is then delivered. Legacy frames count as pulse frames for all of this
-   * except the HLC merge.
+   * Pushes an accepted frame of the judge (received now). Unless refused (`other-pulse`, or
+   * `stale-frame`: see {@link LatenessReference}), it places the frame on the pulse's grid
+   * ({@link PulseGrid}; legacy frames restart it), re-bases the schedule (the last delivered
+   * beat is due at its time on the grid), sets the tempo and bar length, ends any degradation,
+   * and, for a pulse frame not flagged `hlcSkew`, merges its `hlc` into the clock, whether or
+   * not it is then delivered. Legacy frames count as pulse frames for all of this except the
+   * HLC merge and the staleness test (their `deadline_at` is made up on arrival).
    *
    * @param judged The judge's `{ ok: true }` verdict.
    * @return What became of it.
@@ -341,21 +372,18 @@ export class BeatEngine {
       this.counters.otherPulse++;
       return { outcome: 'rejected', reason: 'other-pulse' };
     }
+    const period = periodMs(frame.tempo_bpm);
+    if (source === 'pulse' && !this.fresh(frame, now, wall, period)) {
+      this.counters.staleFrames++;
+      return { outcome: 'rejected', reason: 'stale-frame' };
+    }
     this.followedPulseId = frame.pulse_id;
     this.mergeStamp(judged);
     const lateMs =
       this.lastDueMs === null ? null : now - (this.lastDueMs + periodMs(this.tempoBpm));
     this.tempoBpm = frame.tempo_bpm;
     this.beatsPerBar = frame.beats_per_bar;
-    if (source === 'pulse') {
-      // Drift is computed when read, so that Date.parse stays off the path to subscribers.
-      this.driftDeadlineAt = frame.deadline_at;
-      this.driftTempoBpm = frame.tempo_bpm;
-      this.driftArrivedAtWallMs = wall;
-    }
-    // Its beat is due at its arrival: re-base, and end any degradation (the silence timer is
-    // armed again once the frame is handled).
-    this.lastDueMs = now;
+    // Synthetic beats end here (the silence timer is armed again once the frame is handled).
     this.synthetic = null;
 
     const firstPulseFrame = !this.pulseFrameSeen;
@@ -367,6 +395,9 @@ export class BeatEngine {
       if (firstPulseFrame || frame.beat_index < last - frame.beats_per_bar) {
         timelineReset = true;
       } else if (frame.beat_index <= last) {
+        this.placeOnGrid(judged, now, period, false);
+        // Re-based: the last delivered beat is due at its time on the grid.
+        this.lastDueMs = this.gridDue(last);
         this.counters.behind++;
         this.afterFrame();
         return { outcome: 'behind', lateMs };
@@ -374,6 +405,8 @@ export class BeatEngine {
         missedBefore = frame.beat_index - last - 1;
       }
     }
+    this.placeOnGrid(judged, now, period, timelineReset);
+    this.lastDueMs = this.gridDue(frame.beat_index);
     const beat = beatFromFrame(frame, source, {
       receivedAtMs: wall,
       missedBefore,
@@ -382,6 +415,58 @@ export class BeatEngine {
     this.deliver(beat);
     this.afterFrame();
     return { outcome: 'delivered', beat, lateMs };
+  }
+
+  /**
+   * Whether a pulse frame is fresh (PROTOCOL.md section 9, stale frames); a fresh one sets
+   * `timeDriftMs`. The reference is the last followed pulse's, kept through a degradation so
+   * that frames a partition held are still recognised; a frame of another pulse starts anew.
+   */
+  private fresh(frame: JudgedFrame['frame'], now: number, wall: number, period: number): boolean {
+    const latenessMs = wall - (rfc3339Ms(frame.deadline_at) - period);
+    if (!Number.isFinite(latenessMs)) return true; // the judge lets no such frame through
+    if (this.lateness?.pulseId !== frame.pulse_id) {
+      this.lateness = new LatenessReference(frame.pulse_id);
+    }
+    if (!this.lateness.judge(latenessMs, now, period, this.toleranceMs)) return false;
+    this.timeDriftMs = latenessMs;
+    return true;
+  }
+
+  /**
+   * Places a followed frame on the grid, restarting it from the frame on a tempo or bar-length
+   * change, a pulse switch, a timeline reset, a legacy frame (due at its arrival), or three
+   * frames in a row more than the tolerance late.
+   */
+  private placeOnGrid(
+    judged: JudgedFrame,
+    now: number,
+    period: number,
+    timelineReset: boolean,
+  ): void {
+    const { frame, source } = judged;
+    const grid = this.grid;
+    if (
+      grid === null ||
+      source === 'legacy' ||
+      timelineReset ||
+      grid.period !== period ||
+      this.gridBeatsPerBar !== frame.beats_per_bar ||
+      this.gridPulseId !== frame.pulse_id
+    ) {
+      this.grid = new PulseGrid(period);
+      this.grid.restart(frame.beat_index, now);
+      this.gridPulseId = frame.pulse_id;
+      this.gridBeatsPerBar = frame.beats_per_bar;
+      this.counters.gridRestarts++;
+    } else if (grid.add(frame.beat_index, now, this.toleranceMs)) {
+      this.counters.gridRestarts++;
+    }
+  }
+
+  /** When beat `index` is due on the grid (there is one once a frame was followed). */
+  private gridDue(index: number): number {
+    return this.grid === null ? this.now() : this.grid.dueOf(index);
   }
 
   /** What a frame leaves to do once its beat is delivered: off the path to subscribers. */
@@ -413,18 +498,6 @@ export class BeatEngine {
     } else {
       this.counters.hlcMergesSkipped++;
     }
-  }
-
-  private currentDriftMs(): number {
-    if (this.driftDeadlineAt !== '') {
-      const nextDueWallMs = Date.parse(this.driftDeadlineAt);
-      this.driftDeadlineAt = '';
-      if (Number.isFinite(nextDueWallMs)) {
-        this.timeDriftMs =
-          this.driftArrivedAtWallMs - (nextDueWallMs - periodMs(this.driftTempoBpm));
-      }
-    }
-    return this.timeDriftMs;
   }
 
   /** When the degradation point comes: one period plus the tolerance after the last due beat. */
@@ -480,8 +553,15 @@ export class BeatEngine {
     // A timer that fires a little early still stands for its slot; one held up skips slots.
     const slot = Math.max(expected, latestSlotAt(schedule.anchorMs, schedule.period, now));
     const skipped = slot - expected;
-    const beatIndex = this.lastIndex === null ? skipped : this.lastIndex + 1 + skipped;
-    if (!Number.isSafeInteger(beatIndex)) return; // past 2^53−1: no index left to give
+    let beatIndex = this.lastIndex === null ? skipped : this.lastIndex + 1 + skipped;
+    let timelineReset = false;
+    if (this.lastIndex !== null && skipped >= MAX_BEAT_INDEX - this.lastIndex) {
+      // Past 2^53−1 the beat goes on: a new timeline from 0, in the same phase (the grid is
+      // renumbered, not restarted). Computed without forming an index beyond 2^53−1.
+      beatIndex = skipped - (MAX_BEAT_INDEX - this.lastIndex);
+      timelineReset = true;
+      this.grid?.renumber(-(MAX_BEAT_INDEX + 1));
+    }
     schedule.slot = slot;
     this.lastDueMs = slotDueMs(schedule.anchorMs, schedule.period, slot);
     const nextDueMs = slotDueMs(schedule.anchorMs, schedule.period, slot + 1);
@@ -498,6 +578,7 @@ export class BeatEngine {
         nextDueWallMs: wall + (nextDueMs - now),
         receivedAtMs: wall,
         missedBefore: skipped,
+        timelineReset,
       }),
     );
   }

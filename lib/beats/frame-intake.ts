@@ -3,12 +3,14 @@ import { FRAME_REJECT_REASONS, judgeFrame, type JudgeContext } from '../protocol
 import type { Logger } from '../config';
 import { RateLimitedLog } from '../observability/logger';
 import { RecentSummary } from '../observability/summary';
-import type { BeatEngine } from './engine';
+import { BEAT_ENGINE_REJECT_REASONS, type BeatEngine, type BeatEngineRejectReason } from './engine';
 
 /**
  * Every reason a payload on the beat subject is not delivered or not merged, to its count: the
  * judge's {@link FRAME_REJECT_REASONS}, `'other-pulse'` (a frame of a pulse the client does not
- * follow) and `'hlc-skew'` (an accepted frame whose stamp was too far ahead to merge).
+ * follow), `'stale-frame'` (a frame of the past: held through a partition or queued while the
+ * event loop was blocked, it came after its successor was due) and `'hlc-skew'` (an accepted
+ * frame whose stamp was too far ahead to merge).
  *
  * @example
  * ```ts
@@ -17,9 +19,15 @@ import type { BeatEngine } from './engine';
  * ```
  */
 export type RejectedCounts = Record<
-  (typeof FRAME_REJECT_REASONS)[number] | 'other-pulse' | 'hlc-skew',
+  (typeof FRAME_REJECT_REASONS)[number] | 'other-pulse' | 'stale-frame' | 'hlc-skew',
   number
 >;
+
+const ENGINE_REJECT_MESSAGES: Readonly<Record<BeatEngineRejectReason, string>> = {
+  'other-pulse': 'backbeat: beat frame of another pulse rejected',
+  'stale-frame':
+    'backbeat: stale beat frame dropped (it came after its successor was due: held by the network or a busy event loop)',
+};
 
 /**
  * The beat path from bytes to the engine: judges each payload received on the beat subject,
@@ -31,7 +39,10 @@ export class FrameIntake {
   received = 0;
   /** Counts by reason (PROTOCOL.md sections 3 and 9). */
   readonly rejected: RejectedCounts = Object.fromEntries(
-    [...FRAME_REJECT_REASONS, 'other-pulse', 'hlc-skew'].map((reason) => [reason, 0]),
+    [...FRAME_REJECT_REASONS, ...BEAT_ENGINE_REJECT_REASONS, 'hlc-skew'].map((reason) => [
+      reason,
+      0,
+    ]),
   ) as RejectedCounts;
   /** How late accepted frames came against the engine's schedule (ms). */
   readonly jitterMs = new RecentSummary();
@@ -71,9 +82,10 @@ export class FrameIntake {
     const outcome = this.engine.frame(verdict);
     if (outcome.outcome === 'rejected') {
       this.rejected[outcome.reason]++;
-      this.log.warn(outcome.reason, 'backbeat: beat frame of another pulse rejected', {
+      this.log.warn(outcome.reason, ENGINE_REJECT_MESSAGES[outcome.reason], {
         reason: outcome.reason,
         pulseId: verdict.frame.pulse_id,
+        beatIndex: verdict.frame.beat_index,
       });
     } else if (outcome.outcome !== 'stopped' && outcome.lateMs !== null) {
       this.jitterMs.record(outcome.lateMs);

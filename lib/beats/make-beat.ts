@@ -67,6 +67,8 @@ export interface SyntheticBeatParts {
   readonly receivedAtMs: number;
   /** Slots skipped just before this beat (an event-loop stall). */
   readonly missedBefore: number;
+  /** Whether it starts a new timeline (the beat after index 2^53−1). Default false. */
+  readonly timelineReset?: boolean;
 }
 
 /**
@@ -77,7 +79,8 @@ export interface SyntheticBeatParts {
  * syntheticBeat({ clusterId: 'c', agentId: 'a', beatIndex: 4, beatsPerBar: 4, tempoBpm: 60,
  *   hlc: clock.tick(), nextDueWallMs: Date.now() + 1000, receivedAtMs: Date.now(), missedBefore: 0 });
  * @param parts Its fields.
- * @return The frozen beat, `source` `'synthetic'`, never a timeline reset.
+ * @return The frozen beat, `source` `'synthetic'`; a timeline reset only when the index wrapped
+ * from 2^53−1 to 0.
  */
 export function syntheticBeat(parts: SyntheticBeatParts): Beat {
   return Object.freeze({
@@ -95,6 +98,6 @@ export function syntheticBeat(parts: SyntheticBeatParts): Beat {
     source: 'synthetic',
     receivedAtMs: parts.receivedAtMs,
     missedBefore: parts.missedBefore,
-    timelineReset: false,
+    timelineReset: parts.timelineReset ?? false,
   });
 }

@@ -19,7 +19,12 @@ import { runKeygen, type KeygenCommandOptions } from './keygen-command';
 import { DEFAULT_PULSE_PHASES } from '../pulse/options';
 import { DEFAULT_NATS_URL } from './nats-connection';
 import { packageVersion } from './package-version';
-import { runPulse, type PulseCommandOptions } from './pulse-command';
+import {
+  DEFAULT_CLI_EPOCH_MS,
+  parseEpoch,
+  runPulse,
+  type PulseCommandOptions,
+} from './pulse-command';
 import { runStreamEnsure, type StreamEnsureCommandOptions } from './stream-command';
 import { runTap, type TapCommandOptions } from './tap-command';
 
@@ -164,6 +169,14 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
         '--key <file>',
         'sign frames with this key: a file from `backbeat keygen --out`, or a file holding the base64 of a 64-byte secret key or a 32-byte seed',
       ),
+    )
+    .addOption(
+      new Option(
+        '--epoch <time>',
+        'the timeline: beat i is due at epoch + i × period, and the pulse starts at the index due now (a restart with the same epoch and tempo continues the timeline); `now`, ms since the Unix epoch, or an RFC 3339 time',
+      )
+        .argParser(parseEpoch)
+        .default(DEFAULT_CLI_EPOCH_MS, 'the Unix epoch: absolute indexes'),
     )
     .addOption(natsOption())
     .option('--verbose', 'print each beat as it goes out')

@@ -1,9 +1,16 @@
 /**
  * `backbeat pulse`: runs a dev pulse (startPulse) until SIGINT or SIGTERM.
  */
+import { InvalidArgumentError } from 'commander';
+import { rfc3339Ms } from '../beats/deadline';
 import { ConfigError } from '../errors';
 import { beatSubject } from '../protocol/subjects';
-import { DEFAULT_PULSE_PHASES, newPulseId, resolvePulseOptions } from '../pulse/options';
+import {
+  DEFAULT_PULSE_PHASES,
+  epochStart,
+  newPulseId,
+  resolvePulseOptions,
+} from '../pulse/options';
 import { startPulse, type Pulse } from '../pulse/pulse';
 import { CliUsageError, ExitCode, type CliIo } from './cli-io';
 import { readKeyFile } from './key-file';
@@ -23,6 +30,38 @@ export interface PulseCommandOptions {
   readonly phases?: readonly string[];
   /** Print each beat as it goes out. */
   readonly verbose?: boolean;
+  /** The timeline's epoch (ms since the Unix epoch); default {@link DEFAULT_CLI_EPOCH_MS}. */
+  readonly epoch?: number;
+}
+
+/**
+ * The epoch of `backbeat pulse` without `--epoch`: the Unix epoch. Indexes are then absolute
+ * (beat `i` due at `i × period` since 1970-01-01T00:00:00Z): a pulse restarted at the same tempo
+ * continues its timeline instead of starting again at 0, so window ids never repeat.
+ */
+export const DEFAULT_CLI_EPOCH_MS = 0;
+
+/**
+ * An `--epoch` value: `now`, ms since the Unix epoch, or an RFC 3339 time.
+ *
+ * @example
+ * parseEpoch('0'); // 0
+ * parseEpoch('2026-01-01T00:00:00Z'); // 1767225600000
+ * parseEpoch('now'); // Date.now()
+ * @param value The option's text.
+ * @return Ms since the Unix epoch.
+ * @throws InvalidArgumentError for anything else.
+ */
+export function parseEpoch(value: string): number {
+  const text = value.trim();
+  if (text === 'now') return Date.now();
+  const ms = /^-?[0-9]+$/.test(text) ? Number(text) : rfc3339Ms(text);
+  if (!Number.isSafeInteger(Math.round(ms))) {
+    throw new InvalidArgumentError(
+      'must be `now`, ms since the Unix epoch, or an RFC 3339 time (2026-01-01T00:00:00Z)',
+    );
+  }
+  return ms;
 }
 
 /** startPulse's option names, as the command line spells them. */
@@ -33,6 +72,7 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   beatsPerBar: '--beats-per-bar',
   phases: '--phases',
   signingKey: '--key',
+  epochMs: '--epoch',
 };
 
 /**
@@ -56,10 +96,13 @@ export async function runPulse(options: PulseCommandOptions, io: CliIo): Promise
     beatsPerBar: options.beatsPerBar,
     phases: [...phases],
     signingKey: signingKey?.secretKey,
+    epochMs: options.epoch ?? DEFAULT_CLI_EPOCH_MS,
   };
-  // Refuse bad options (a reserved phase, say) before dialling: a usage error needs no server.
+  // Refuse bad options (a reserved phase, an epoch to come) before dialling: a usage error
+  // needs no server.
   try {
     resolvePulseOptions(pulseOptions);
+    epochStart(pulseOptions.epochMs, options.tempo, Date.now());
   } catch (error) {
     throw error instanceof ConfigError ? usageErrorOf(error) : error;
   }
@@ -105,6 +148,7 @@ export async function runPulse(options: PulseCommandOptions, io: CliIo): Promise
   io.stdout.write(
     `backbeat pulse ${pulseId}: cluster ${options.cluster}, ${options.tempo} BPM, ` +
       `${options.beatsPerBar} beats per bar, phases ${phases.join(',')}, ` +
+      `epoch ${new Date(pulseOptions.epochMs).toISOString()}, ` +
       (signingKey === undefined
         ? 'frames unsigned'
         : `frames signed by ${signingKey.publicKeyBase64}`) +

@@ -17,8 +17,16 @@ export interface HealthStatus {
   /** When the last beat was delivered (wall clock), null before any. */
   readonly lastBeatTime: Date | null;
   /**
-   * How late pulse frames arrive against the pulse's own `deadline_at` schedule (ms, positive:
-   * late); 0 before any pulse frame.
+   * How late the last pulse frame arrived against the pulse's own wall-clock schedule (its
+   * arrival minus `deadline_at − period`, ms, positive: late): network latency plus the offset
+   * between the pulse host's wall clock and this one's. 0 before any pulse frame.
+   *
+   * It never moves a beat: beats follow the pulse's grid, learnt on this host's monotonic clock
+   * from the earliest arrivals of recent frames (docs/protocol.md section 9), so frames held up
+   * by the network or a busy event loop do not shift them, and synthetic beats during an
+   * outage stay on it. A large steady value means the two wall clocks disagree (check NTP on
+   * both hosts): claim ages and HLC stamps suffer, beats do not. A value that swings by more
+   * than `jitterToleranceMs` means frames are held up on the way.
    */
   readonly timeDriftMs: number;
   /** Reconnections since start. */

@@ -14,7 +14,7 @@ import { barWindowId, DEFAULT_BEATS_PER_BAR } from './windows';
 
 /**
  * Every reason the judge can give, in the order it checks them (PROTOCOL.md section 3): the keys
- * of `client.metrics().beats.rejected`, with `'other-pulse'` and `'hlc-skew'`.
+ * of `client.metrics().beats.rejected`, with `'other-pulse'`, `'stale-frame'` and `'hlc-skew'`.
  *
  * @example
  * ```ts

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { randomHex } from '../crypto/random';
 import { ConfigError } from '../errors';
 import { RESERVED_PHASES } from '../protocol/beat-frame';
-import { beatIndexSchema, codePoints, tokenSchema } from '../protocol/text';
+import { beatIndexSchema, codePoints, MAX_BEAT_INDEX, tokenSchema } from '../protocol/text';
 import { realTimeScheduler, type PulseScheduler } from './scheduler';
 
 /** Tempo when none is given: two beats a second, a brisk but readable dev rhythm. */
@@ -94,8 +94,18 @@ export const PulseOptionsSchema = z.strictObject({
       message: 'must be a 64-byte Ed25519 secret key or a 32-byte seed, as bytes or base64',
     })
     .optional(),
-  /** The index of the first beat. Default 0. */
-  startIndex: beatIndexSchema.default(0),
+  /** The index of the first beat (not with `epochMs`). Default 0. */
+  startIndex: beatIndexSchema.optional(),
+  /**
+   * The timeline's epoch, wall clock in ms since the Unix epoch, not later than now: while the
+   * tempo holds, beat `i` is due at `epochMs + i × period`, and the pulse starts at the index
+   * due now. A pulse restarted (or a standby started) with the same epoch, tempo and pulse id
+   * continues the same timeline. Default: now (the first beat is `startIndex`).
+   */
+  epochMs: z
+    .number({ message: 'must be a finite number of ms since the Unix epoch' })
+    .refine(Number.isFinite, { message: 'must be a finite number of ms since the Unix epoch' })
+    .optional(),
   /** Monotonic clock and timers of the schedule. Default `performance.now` and `setTimeout`. */
   scheduler: z
     .custom<PulseScheduler>(isScheduler, { message: 'must have now() and schedule()' })
@@ -118,8 +128,8 @@ export const PulseOptionsSchema = z.strictObject({
 
 /**
  * What `startPulse` accepts: `clusterId` (required); `natsUrl` or `connection`; `pulseId`,
- * `tempoBpm`, `beatsPerBar`, `phases`, `signingKey`, `startIndex`, `scheduler`, `physicalNow`,
- * `onError`. Unknown keys are refused.
+ * `tempoBpm`, `beatsPerBar`, `phases`, `signingKey`, `epochMs` or `startIndex`, `scheduler`,
+ * `physicalNow`, `onError`. Unknown keys are refused.
  *
  * @example
  * ```ts
@@ -133,6 +143,7 @@ export type PulseOptions = z.input<typeof PulseOptionsSchema>;
 export type ResolvedPulseOptions = z.output<typeof PulseOptionsSchema> & {
   readonly pulseId: string;
   readonly natsUrl: string | string[];
+  readonly startIndex: number;
 };
 
 /**
@@ -167,11 +178,41 @@ export function resolvePulseOptions(options: PulseOptions): ResolvedPulseOptions
   if (value.connection !== undefined && value.natsUrl !== undefined) {
     throw new ConfigError('connection', 'give natsUrl or connection, not both');
   }
+  if (value.epochMs !== undefined && value.startIndex !== undefined) {
+    throw new ConfigError('epochMs', 'give epochMs or startIndex, not both');
+  }
   return {
     ...value,
     pulseId: value.pulseId ?? newPulseId(),
     natsUrl: value.natsUrl ?? DEFAULT_PULSE_NATS_URL,
+    startIndex: value.startIndex ?? 0,
   };
+}
+
+/**
+ * Where a pulse on an epoch starts: the latest index due at `nowWallMs` and when it was due.
+ *
+ * @example
+ * epochStart(1_000, 120, 3_700); // { index: 5, dueAgoMs: 200 }: beat 5 was due at 3500
+ * @param epochMs When beat 0 was due (wall clock, ms since the Unix epoch).
+ * @param tempoBpm The tempo.
+ * @param nowWallMs The wall clock now.
+ * @return The index, and how long ago it was due (ms, from 0 to a period).
+ * @throws ConfigError (field `epochMs`) when the epoch is later than now, or so early that the
+ * index due now is past 2^53−1.
+ */
+export function epochStart(
+  epochMs: number,
+  tempoBpm: number,
+  nowWallMs: number,
+): { index: number; dueAgoMs: number } {
+  const period = 60000 / tempoBpm;
+  const index = Math.floor((nowWallMs - epochMs) / period);
+  if (index < 0) throw new ConfigError('epochMs', 'must not be later than now (the wall clock)');
+  if (!(index <= MAX_BEAT_INDEX)) {
+    throw new ConfigError('epochMs', 'is so early that the index due now is past 2^53−1');
+  }
+  return { index, dueAgoMs: Math.max(0, nowWallMs - (epochMs + index * period)) };
 }
 
 /**

@@ -12,7 +12,7 @@ import { parseSigningKey } from '../crypto/keys';
 import { ConnectionError } from '../errors';
 import { beatSubject } from '../protocol/subjects';
 import { makePulseFrame } from './frame';
-import { checkPulseTempo, resolvePulseOptions, type PulseOptions } from './options';
+import { checkPulseTempo, epochStart, resolvePulseOptions, type PulseOptions } from './options';
 import { startBeatSchedule, type ScheduledBeat } from './schedule';
 
 export type { PulseOptions } from './options';
@@ -84,9 +84,12 @@ export interface Pulse {
 const PULSE_RECONNECT_WAIT_MS = 250;
 
 /**
- * Starts a dev pulse. Beat `startIndex` goes out at once; beat `k` is due one period after beat
- * `k − 1` was due, from the start or the last tempo change (never from when a timer happened to
- * run, so lateness does not accumulate). A frame published while NATS is disconnected is lost:
+ * Starts a dev pulse. With `epochMs`, beat `i` is due at `epochMs + i × period` (wall clock) and
+ * the index due now goes out at once; otherwise beat `startIndex` goes out at once. Beat `k` is
+ * due one period after beat `k − 1` was due, from the start or the last tempo change (never
+ * from when a timer happened to run, so lateness does not accumulate). A pulse restarted with
+ * the same epoch, tempo and pulse id continues the same timeline: its followers see neither a
+ * reset nor a gap, and their synthetic beats in between land where its beats would have. A frame published while NATS is disconnected is lost:
  * nats.js discards what it buffered when it dials again, and a stale beat is worth nothing. The
  * schedule keeps its time across the gap; a pulse that dialled its own connection reconnects for
  * ever, every 250 ms. A publish error never escapes: it goes to `onError`.
@@ -96,14 +99,17 @@ const PULSE_RECONNECT_WAIT_MS = 250;
  * pulse.setTempo(90);
  * await pulse.stop();
  * @param options `clusterId` (required); `natsUrl` or `connection`; `pulseId`, `tempoBpm` (120),
- * `beatsPerBar` (4), `phases` (`['plan', 'work', 'work', 'review']`), `signingKey`, `startIndex`
- * (0), `scheduler`, `physicalNow`, `onError`.
+ * `beatsPerBar` (4), `phases` (`['plan', 'work', 'work', 'review']`), `signingKey`, `epochMs`
+ * (now) or `startIndex` (0), `scheduler`, `physicalNow`, `onError`.
  * @return The running pulse, once its first beat is published.
  * @throws ConfigError naming the first invalid option; ConnectionError when `natsUrl` cannot be
  * dialled.
  */
 export async function startPulse(options: PulseOptions): Promise<Pulse> {
   const config = resolvePulseOptions(options);
+  // Checked before dialling: a bad epoch needs no server.
+  if (config.epochMs !== undefined)
+    epochStart(config.epochMs, config.tempoBpm, config.physicalNow());
   const signingKey =
     config.signingKey === undefined ? undefined : parseSigningKey(config.signingKey);
   const { clusterId, pulseId, beatsPerBar, phases, physicalNow, onError } = config;
@@ -144,9 +150,14 @@ export async function startPulse(options: PulseOptions): Promise<Pulse> {
     }
   };
 
+  const start =
+    config.epochMs === undefined
+      ? { index: config.startIndex, dueAgoMs: 0 }
+      : epochStart(config.epochMs, config.tempoBpm, physicalNow());
   const schedule = startBeatSchedule({
     scheduler: config.scheduler,
-    startIndex: config.startIndex,
+    startIndex: start.index,
+    startDueAtMs: config.scheduler.now() - start.dueAgoMs,
     tempoBpm: config.tempoBpm,
     onBeat: publish,
     onError: report,

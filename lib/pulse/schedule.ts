@@ -34,8 +34,14 @@ export interface BeatSchedule {
 /** How a schedule starts. */
 export interface BeatScheduleOptions {
   readonly scheduler: PulseScheduler;
-  /** The first beat's index: it is due at once. */
+  /** The first beat's index. */
   readonly startIndex: number;
+  /**
+   * When `startIndex` is due, on the scheduler's clock: now or earlier (the first beat goes out
+   * at once either way). Default now. A pulse on an epoch starts at the index due now, which
+   * was due a little earlier.
+   */
+  readonly startDueAtMs?: number;
   /** The starting tempo (validated by the caller). */
   readonly tempoBpm: number;
   /** Called for each beat; must not throw (what it throws goes to `onError`). */
@@ -46,9 +52,11 @@ export interface BeatScheduleOptions {
 
 /**
  * Starts a beat schedule: the first beat at once, then beat `k` at `anchor + (k − anchorIndex) ×
- * period`, where the anchor is the start or the last tempo change. Each timer is set from that
- * absolute due time, so a late callback shortens the next wait instead of shifting every later
- * beat; slots that pass entirely during a stall are skipped (and reported), not sent in a burst.
+ * period`, where the anchor is when `startIndex` was due or the last tempo change. Each timer
+ * is set from that absolute due time, so a late callback shortens the next wait instead of
+ * shifting every later beat; slots that pass entirely during a stall are skipped (and
+ * reported), not sent in a burst. The beat after index 2^53−1 is 0, in the same phase: a new
+ * timeline (PROTOCOL.md section 9), never an end.
  *
  * @example
  * const schedule = startBeatSchedule({
@@ -62,7 +70,7 @@ export interface BeatScheduleOptions {
  */
 export function startBeatSchedule(options: BeatScheduleOptions): BeatSchedule {
   const { scheduler, onBeat, onError } = options;
-  let anchorAtMs = scheduler.now();
+  let anchorAtMs = options.startDueAtMs ?? scheduler.now();
   let anchorIndex = options.startIndex;
   let tempoBpm = options.tempoBpm;
   let pendingTempoBpm: number | undefined;
@@ -77,13 +85,18 @@ export function startBeatSchedule(options: BeatScheduleOptions): BeatSchedule {
     cancelTimer = undefined;
     if (stopped) return;
     const nowMs = scheduler.now();
+    let skippedBeforeWrap = 0;
+    if (anchorIndex + Math.floor((nowMs - anchorAtMs) / periodMs()) > MAX_BEAT_INDEX) {
+      // Past 2^53−1: renumber from 0 where 2^53 would have been due (no index beyond it is
+      // ever formed; near it, differences of indexes are exact).
+      skippedBeforeWrap = MAX_BEAT_INDEX + 1 - nextIndex;
+      anchorAtMs = dueAt(MAX_BEAT_INDEX + 1);
+      anchorIndex = 0;
+      nextIndex = 0;
+    }
     // The latest slot already due; never below the next one (floating point, early timers).
     const latestDue = anchorIndex + Math.floor((nowMs - anchorAtMs) / periodMs());
     const index = Math.max(nextIndex, latestDue);
-    if (index > MAX_BEAT_INDEX) {
-      stop();
-      return;
-    }
     if (pendingTempoBpm !== undefined) {
       // This beat keeps the time it was promised (the last frame's deadline); the new period
       // starts from it.
@@ -98,7 +111,7 @@ export function startBeatSchedule(options: BeatScheduleOptions): BeatSchedule {
       dueAtMs: dueAt(index),
       nextDueAtMs: dueAt(index + 1),
       nowMs,
-      skipped: index - nextIndex,
+      skipped: index - nextIndex + skippedBeforeWrap,
     };
     nextIndex = index + 1;
     // Set the next timer first, so that neither a throwing nor a stopping onBeat can break it.

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { Beat } from '../../lib/beats/beat';
 import type { FrameOutcome } from '../../lib/beats/engine';
-import { at, engineOn, judged, testScheduler } from './frames';
+import { arrivingAt, at, engineOn, judged, testScheduler } from './frames';
 
 const TOLERANCE_MS = 100;
 const FALLBACK_BPM = 60;
@@ -61,7 +61,7 @@ function run(steps: readonly Step[]): { log: Entry[]; elapsed: number } {
     for (const step of steps) {
       time += step.gapMs;
       if (step.kind === 'frame') {
-        const frame = judged(step.index, step);
+        const frame = arrivingAt(judged(step.index, step), time);
         at(scheduler, time, () => {
           const outcome = engine.frame(frame);
           log.push({ t: scheduler.now(), kind: 'frame', step, outcome });
@@ -90,6 +90,19 @@ interface Degradation {
   emitAtMs: number;
 }
 
+/** The pulse's grid as section 9 states it: a min filter of the last 16 offsets. */
+interface Grid {
+  pulseId: string;
+  periodMs: number;
+  bpb: number;
+  origin: number;
+  offsets: number[];
+  lateInARow: number;
+}
+
+const gridDue = (grid: Grid, index: number) =>
+  Math.min(...grid.offsets) + (index - grid.origin) * grid.periodMs;
+
 /** Replays the log against the rules of section 9 and fails on the first disagreement. */
 function checkAgainstRules(log: readonly Entry[]): void {
   let lastIndex: number | null = null;
@@ -100,6 +113,36 @@ function checkAgainstRules(log: readonly Entry[]): void {
   let degradation: Degradation | null = null;
   let deliveredFrames = 0;
   let pulseBeats = 0;
+  let grid: Grid | null = null;
+  /** Places a followed frame on the grid; true when it (re)started from the frame. */
+  const place = (t: number, step: Extract<Step, { kind: 'frame' }>, reset: boolean) => {
+    const period = 60000 / step.tempo;
+    if (
+      grid === null ||
+      reset ||
+      grid.periodMs !== period ||
+      grid.bpb !== step.bpb ||
+      grid.pulseId !== step.pulseId
+    ) {
+      grid = {
+        pulseId: step.pulseId,
+        periodMs: period,
+        bpb: step.bpb,
+        origin: step.index,
+        offsets: [t],
+        lateInARow: 0,
+      };
+      return grid;
+    }
+    const late = t - gridDue(grid, step.index) > TOLERANCE_MS;
+    grid.lateInARow = late ? grid.lateInARow + 1 : 0;
+    if (grid.lateInARow >= 3) {
+      grid = { ...grid, origin: step.index, offsets: [t], lateInARow: 0 };
+      return grid;
+    }
+    grid.offsets = [...grid.offsets, t - (step.index - grid.origin) * period].slice(-16);
+    return grid;
+  };
   const silenceAt = () => (lastDueMs ?? 0) + periodMs + TOLERANCE_MS;
 
   for (const entry of log) {
@@ -150,14 +193,17 @@ function checkAgainstRules(log: readonly Entry[]): void {
       }
       followed = step.pulseId;
       periodMs = 60000 / step.tempo;
-      lastDueMs = entry.t;
       degradation = null;
       const reset = lastIndex !== null && (!pulseSeen || step.index < lastIndex - step.bpb);
       pulseSeen = true;
+      // Re-based on the grid: the last delivered beat is due at its time on it.
+      const onGrid = place(entry.t, step, reset);
       if (!reset && lastIndex !== null && step.index <= lastIndex) {
-        expect(outcome.outcome).toBe('behind');
+        lastDueMs = gridDue(onGrid, lastIndex);
+        expect(outcome.outcome === 'rejected' ? outcome.reason : outcome.outcome).toBe('behind');
         continue;
       }
+      lastDueMs = gridDue(onGrid, step.index);
       expect(outcome).toMatchObject({
         outcome: 'delivered',
         beat: {

@@ -6,6 +6,7 @@ import { HybridLogicalClock } from '../../lib/clock/hlc';
 import { windowIdFor } from '../../lib/protocol/windows';
 import {
   AGENT,
+  arrivingAt,
   at,
   CLUSTER,
   engineOn,
@@ -35,7 +36,7 @@ function push(
   frame: JudgedFrame,
   outcomes: FrameOutcome[] = [],
 ): FrameOutcome[] {
-  at(scheduler, timeMs, () => outcomes.push(engine.frame(frame)));
+  at(scheduler, timeMs, () => outcomes.push(engine.frame(arrivingAt(frame, timeMs))));
   return outcomes;
 }
 
@@ -63,27 +64,30 @@ describe('BeatEngine', () => {
       });
     });
 
-    it('takes a frame late within the tolerance as on time: no synthetic beat, re-based at its arrival', () => {
+    it('takes a frame late within the tolerance as on time: no synthetic beat; the schedule stays on the grid', () => {
       const scheduler = testScheduler();
       const outcomes: FrameOutcome[] = [];
       scheduler.run((helpers) => {
         const engine = engineOn(scheduler);
         push(scheduler, engine, 1000, judged(1), outcomes);
         push(scheduler, engine, 2090, judged(2), outcomes);
-        push(scheduler, engine, 3180, judged(3), outcomes);
-        at(scheduler, 3500, () => engine.stop());
+        push(scheduler, engine, 3050, judged(3), outcomes);
+        at(scheduler, 4500, () => engine.stop());
         expectBeats(
           helpers,
           engine,
           [
             [1000, 'p1'],
             [2090, 'p2'],
-            [3180, 'p3'],
+            [3050, 'p3'],
+            // Beat 3 was due at 3000 on the grid, not at its arrival: degraded at 3000 + 1100.
+            [4100, 's4'],
           ],
-          3500,
+          4500,
         );
       });
-      expect(outcomes.map((o) => ('lateMs' in o ? o.lateMs : undefined))).toEqual([null, 90, 90]);
+      // Against the grid (due at 2000, 3000), not against the last arrival.
+      expect(outcomes.map((o) => ('lateMs' in o ? o.lateMs : undefined))).toEqual([null, 90, 50]);
     });
 
     it('delivers a duplicate frame only once', () => {
@@ -356,36 +360,40 @@ describe('BeatEngine', () => {
   });
 
   describe('recovery', () => {
-    const cases: Array<[string, number, string[]]> = [
-      ['ahead: delivered, the gap counted missed', 12, ['p12-2']],
-      ['equal to the last synthetic index: not delivered', 9, []],
-      ['behind: not delivered', 8, []],
+    // The next degradation: a frame held up (equal, behind) leaves the grid where it was (beat 9
+    // due at 3000: degraded at 4100); a frame ahead of the grid moves it (beat 12 due at 3300).
+    const cases: Array<[string, number, string[], number]> = [
+      ['ahead: delivered, the gap counted missed', 12, ['p12-2'], 4400],
+      ['equal to the last synthetic index: not delivered', 9, [], 4100],
+      ['behind: not delivered', 8, [], 4100],
     ];
-    it.each(cases)('a frame %s; it ends degradation and re-bases', (_name, index, delivered) => {
-      const scheduler = testScheduler();
-      const outcomes: FrameOutcome[] = [];
-      scheduler.run((helpers) => {
-        const engine = engineOn(scheduler);
-        push(scheduler, engine, 1000, judged(7));
-        push(scheduler, engine, 3300, judged(index), outcomes);
-        at(scheduler, 3301, () => expect(engine.state.degraded).toBe(false));
-        at(scheduler, 4500, () => engine.stop());
-        expectBeats(
-          helpers,
-          engine,
-          [
-            [1000, 'p7'],
-            [2100, 's8'],
-            [3000, 's9'],
-            ...delivered.map((value) => [3300, value] as const),
-            // Re-based on the frame's arrival: silence degrades again at 3300 + 1000 + 100.
-            [4400, `s${Math.max(index, 9) + 1}`],
-          ],
-          4500,
-        );
-      });
-      expect(outcomes[0].outcome).toBe(delivered.length > 0 ? 'delivered' : 'behind');
-    });
+    it.each(cases)(
+      'a frame %s; it ends degradation and re-bases on the grid',
+      (_name, index, delivered, degradesAt) => {
+        const scheduler = testScheduler();
+        const outcomes: FrameOutcome[] = [];
+        scheduler.run((helpers) => {
+          const engine = engineOn(scheduler);
+          push(scheduler, engine, 1000, judged(7));
+          push(scheduler, engine, 3300, judged(index), outcomes);
+          at(scheduler, 3301, () => expect(engine.state.degraded).toBe(false));
+          at(scheduler, 4500, () => engine.stop());
+          expectBeats(
+            helpers,
+            engine,
+            [
+              [1000, 'p7'],
+              [2100, 's8'],
+              [3000, 's9'],
+              ...delivered.map((value) => [3300, value] as const),
+              [degradesAt, `s${Math.max(index, 9) + 1}`],
+            ],
+            4500,
+          );
+        });
+        expect(outcomes[0].outcome).toBe(delivered.length > 0 ? 'delivered' : 'behind');
+      },
+    );
 
     it('a frame at or below the last index still sets the tempo', () => {
       const scheduler = testScheduler();
@@ -891,7 +899,7 @@ describe('BeatEngine', () => {
       scheduler.run(() => {
         const engine = engineOn(scheduler);
         push(scheduler, engine, 100, judged(1));
-        at(scheduler, 250, () => (outcome = engine.frame(judged(3, { pulseId: 'pulse-1' }))));
+        at(scheduler, 250, () => (outcome = engine.frame(arrivingAt(judged(3), 250))));
         at(scheduler, 251, () => {
           expect(engine.state).toMatchObject({
             currentBeat: outcome?.outcome === 'delivered' ? outcome.beat : 'missing',
@@ -906,7 +914,7 @@ describe('BeatEngine', () => {
         outcome: 'delivered',
         lateMs: -850,
         beat: {
-          ...judged(3).frame,
+          ...arrivingAt(judged(3), 250).frame,
           source: 'pulse',
           receivedAtMs: WALL0 + 250,
           missedBefore: 1,

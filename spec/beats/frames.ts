@@ -25,7 +25,14 @@ export interface FrameSpec {
   deadlineAt?: string;
 }
 
-/** An accepted verdict for beat `index`, consistent with sections 3 and 6. */
+/** The `deadline_at` of a frame whose spec gives none: see {@link arrivingAt}. */
+export const UNSET_DEADLINE = new Date(WALL0).toISOString();
+
+/**
+ * An accepted verdict for beat `index`, consistent with sections 3 and 6. Without
+ * `spec.deadlineAt` its `deadline_at` is {@link UNSET_DEADLINE}: pass it through
+ * {@link arrivingAt} to make it a frame sent just as it arrives.
+ */
 export function judged(index: number, spec: FrameSpec = {}): JudgedFrame {
   const { tempo = 60, bpb = 4, source = 'pulse', hlcSkew = false } = spec;
   const pulseId = source === 'legacy' ? 'legacy' : (spec.pulseId ?? 'pulse-1');
@@ -41,12 +48,24 @@ export function judged(index: number, spec: FrameSpec = {}): JudgedFrame {
       downbeat: index % bpb === 0,
       phase: source === 'legacy' ? 'legacy' : 'work',
       hlc: formatHlc(spec.hlcMs ?? WALL0, 0, pulseId),
-      deadline_at: spec.deadlineAt ?? new Date(WALL0).toISOString(),
+      deadline_at: spec.deadlineAt ?? UNSET_DEADLINE,
       tempo_bpm: tempo,
       window_id: windowIdFor(CLUSTER, index, bpb),
       beats_per_bar: bpb,
     }),
   };
+}
+
+/**
+ * The frame as a pulse whose wall clock agrees with this host's would have sent it, arriving at
+ * virtual time `timeMs` without delay: `deadline_at` one period after `WALL0 + timeMs`, unless
+ * the frame's spec set one (then it is left alone).
+ */
+export function arrivingAt(judgedFrame: JudgedFrame, timeMs: number): JudgedFrame {
+  const { frame } = judgedFrame;
+  if (frame.deadline_at !== UNSET_DEADLINE) return judgedFrame;
+  const deadlineAt = new Date(WALL0 + timeMs + 60000 / frame.tempo_bpm).toISOString();
+  return { ...judgedFrame, frame: Object.freeze({ ...frame, deadline_at: deadlineAt }) };
 }
 
 /** A TestScheduler that compares with Jest's deep equality. */

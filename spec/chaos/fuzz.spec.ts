@@ -302,9 +302,10 @@ describe('fuzzing the beat subject of live clients', () => {
         const { beats } = client.metrics();
         const log = logs.get(client)!;
         expect(beats.received).toBe(published);
-        // Every reason is one of the closed list (section 3's, other-pulse, and the hlc-skew flag).
+        // Every reason is one of the closed list (section 3's, section 9's other-pulse and
+        // stale-frame, and the hlc-skew flag).
         expect(Object.keys(beats.rejected).sort()).toEqual(
-          [...FRAME_REJECT_REASONS, 'other-pulse', 'hlc-skew'].sort(),
+          [...FRAME_REJECT_REASONS, 'other-pulse', 'stale-frame', 'hlc-skew'].sort(),
         );
         // One outcome each: rejected by the judge, refused as another pulse, delivered, or
         // accepted but at or below the last index (hlc-skew only flags an accepted frame).

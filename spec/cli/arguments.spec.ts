@@ -22,6 +22,8 @@ describe('backbeat arguments', () => {
     [['pulse', '--cluster', 'dev', '--phases', 'plan,,work'], /'--phases <list>'.*none empty/],
     [['pulse', '--cluster', 'dev', '--phases', 'plan,degraded'], /--phases: item 1: is reserved/],
     [['pulse', '--cluster', 'dev', '--pulse-id', 'a b'], /'--pulse-id <id>' argument 'a b'/],
+    [['pulse', '--cluster', 'dev', '--epoch', 'yesterday'], /'--epoch <time>'.*RFC 3339/],
+    [['pulse', '--cluster', 'dev', '--epoch', '4102444800000'], /--epoch: must not be later/],
     [
       ['pulse', '--cluster', 'dev', '--key', '/nonexistent/pulse.key'],
       /--key \/nonexistent\/pulse\.key: cannot read it/,

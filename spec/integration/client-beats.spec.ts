@@ -26,7 +26,10 @@ import {
 /** Every rejection reason at zero, with `counts` over it. */
 function rejected(counts: Record<string, number>): Record<string, number> {
   const zero = Object.fromEntries(
-    [...FRAME_REJECT_REASONS, 'other-pulse', 'hlc-skew'].map((reason) => [reason, 0]),
+    [...FRAME_REJECT_REASONS, 'other-pulse', 'stale-frame', 'hlc-skew'].map((reason) => [
+      reason,
+      0,
+    ]),
   );
   return { ...zero, ...counts };
 }

@@ -132,6 +132,9 @@ describe('registerBackbeatMetrics, a client never started', () => {
     expect(text).toContain(
       'backbeat_beat_frames_rejected_total{cluster="prom",agent="b",reason="not-json"} 0',
     );
+    expect(text).toContain(
+      'backbeat_beat_frames_rejected_total{cluster="prom",agent="b",reason="stale-frame"} 0',
+    );
     expect(text).toContain('backbeat_tempo_bpm{cluster="prom",agent="a"} 60');
   });
 

@@ -2,6 +2,7 @@ import { ConfigError } from '../../lib/errors';
 import {
   checkPulseTempo,
   DEFAULT_PULSE_NATS_URL,
+  epochStart,
   resolvePulseOptions,
   type PulseOptions,
 } from '../../lib/pulse/options';
@@ -80,6 +81,9 @@ describe('resolvePulseOptions', () => {
     ['negative start', { startIndex: -1 }, 'startIndex'],
     ['fractional start', { startIndex: 1.5 }, 'startIndex'],
     ['start past 2^53-1', { startIndex: 2 ** 53 }, 'startIndex'],
+    ['epoch NaN', { epochMs: NaN }, 'epochMs'],
+    ['epoch as text', { epochMs: '0' }, 'epochMs'],
+    ['epoch and start index', { epochMs: 0, startIndex: 5 }, 'epochMs'],
     ['empty URL', { natsUrl: '' }, 'natsUrl'],
     ['signing key of the wrong type', { signingKey: 42 }, 'signingKey'],
     ['connection that is not one', { connection: {} }, 'connection'],
@@ -104,6 +108,19 @@ describe('resolvePulseOptions', () => {
     expect(fieldOfError(() => resolvePulseOptions(null as unknown as PulseOptions))).toBe(
       'options',
     );
+  });
+});
+
+describe('epochStart', () => {
+  it('is the latest index due now and how long ago it was due', () => {
+    expect(epochStart(1_000, 120, 3_700)).toEqual({ index: 5, dueAgoMs: 200 });
+    expect(epochStart(1_000, 120, 3_500)).toEqual({ index: 5, dueAgoMs: 0 });
+    expect(epochStart(0, 120, 1_700_000_000_250)).toEqual({ index: 3_400_000_000, dueAgoMs: 250 });
+  });
+
+  it('refuses an epoch later than now, or one whose index due now is past 2^53−1', () => {
+    expect(fieldOfError(() => epochStart(5_000, 120, 4_999))).toBe('epochMs');
+    expect(fieldOfError(() => epochStart(-1e20, 6000, 0))).toBe('epochMs');
   });
 });
 

@@ -3,6 +3,8 @@
  * is left open, and the schedule keeps its time across a server restart.
  */
 import { connect, type Msg, type NatsConnection, type Subscription } from 'nats';
+import type { Beat } from '../../lib/beats/beat';
+import { createClient } from '../../lib/client';
 import { generateSigningKey } from '../../lib/crypto/keys';
 import { ConnectionError } from '../../lib/errors';
 import { judgeFrame, type AcceptedFrame, type JudgeContext } from '../../lib/protocol/judge';
@@ -129,6 +131,49 @@ describe('startPulse against nats-server', () => {
       skippedBeats * PERIOD_MS;
     expect(Math.abs(deadlineGapMs)).toBeLessThanOrEqual(5);
     expect(after.pulse_id).toBe(before.frame.pulse_id);
+  });
+
+  it('killed and restarted on the same epoch, is followed without a reset or a gap', async () => {
+    // 120 BPM: a period long enough that no event-loop stall of a loaded machine skips a slot.
+    const tempoBpm = 120;
+    const epochMs = Date.now() - 60_000;
+    const options = { natsUrl: server.url, clusterId: CLUSTER, pulseId: 'pulse-epoch', tempoBpm };
+    const client = createClient({ clusterId: CLUSTER, agentId: 'follower', natsUrl: server.url });
+    const beats: Beat[] = [];
+    let seen: (beat: Beat) => void = () => undefined;
+    client.beat$.subscribe((beat) => {
+      beats.push(beat);
+      seen(beat);
+    });
+    const until = (predicate: (beat: Beat) => boolean) =>
+      new Promise<Beat>((resolve) => (seen = (beat) => predicate(beat) && resolve(beat)));
+    try {
+      await client.start();
+      pulse = await startPulse({ ...options, epochMs });
+      await until((beat) => beat.source === 'pulse');
+      await until((beat) => beat.source === 'pulse');
+      await pulse.stop();
+      const synthetic = await until((beat) => beat.source === 'synthetic');
+      await until((beat) => beat.beat_index === synthetic.beat_index + 2);
+      pulse = await startPulse({ ...options, epochMs });
+      const back = await until((beat) => beat.source === 'pulse');
+      await until((beat) => beat.beat_index === back.beat_index + 2);
+
+      const followed = beats.slice(beats.findIndex((beat) => beat.source === 'pulse'));
+      expect(followed.map((beat) => beat.beat_index - followed[0].beat_index)).toEqual(
+        followed.map((_, i) => i),
+      );
+      // (The first pulse beat may reset synthetic beats made before it, on a slow start.)
+      expect(
+        followed.slice(1).filter((beat) => beat.timelineReset || beat.missedBefore > 0),
+      ).toEqual([]);
+      expect(followed.map((beat) => beat.source)).toContain('synthetic');
+      // Indexes are the epoch's: beat i was due at epochMs + i × 500 ms.
+      const last = followed[followed.length - 1];
+      expect(Math.abs(last.receivedAtMs - (epochMs + last.beat_index * 500))).toBeLessThan(500);
+    } finally {
+      await client.stop();
+    }
   });
 
   it('rejects with a ConnectionError when natsUrl cannot be dialled', async () => {

@@ -134,6 +134,56 @@ describe('startPulse on a shared connection', () => {
     await pulse.stop();
   });
 
+  it('on an epoch: beat i is due at epochMs + i × period; it starts at the index due now', async () => {
+    // Started 1.7 s after the epoch at 120 BPM: beat 3 (due at +1.5 s) goes out at once.
+    const epochMs = WALL_START_MS - 1_700;
+    const { scheduler, pulse, published } = await manualPulse({ epochMs });
+    scheduler.advanceTo(1_300);
+    expect(
+      published.map((p) => [p.frame.beat_index, Date.parse(p.frame.deadline_at) - epochMs]),
+    ).toEqual([
+      [3, 2_000],
+      [4, 2_500],
+      [5, 3_000],
+      [6, 3_500],
+    ]);
+    await pulse.stop();
+  });
+
+  it('restarted on the same epoch, continues the same indexes and phase', async () => {
+    const epochMs = WALL_START_MS - 10_000;
+    const first = await manualPulse({ epochMs });
+    first.scheduler.advanceTo(1_000);
+    await first.pulse.stop();
+    // A second instance (a restart, or a standby) 2.2 s later on the same wall clock.
+    const scheduler = new ManualPulseScheduler(50_000);
+    const nats = fakeConnection();
+    const second = await startPulse({
+      connection: nats.connection,
+      clusterId: 'chorus-dev',
+      pulseId: 'pulse-t',
+      scheduler,
+      physicalNow: () => WALL_START_MS + 3_200 + (scheduler.now() - 50_000),
+      epochMs,
+    });
+    scheduler.advanceTo(51_000);
+    const timeline = [...first.published, ...nats.published].map((p) => [
+      p.frame.beat_index,
+      Date.parse(p.frame.deadline_at) - epochMs,
+    ]);
+    expect(timeline).toEqual([
+      [20, 10_500],
+      [21, 11_000],
+      [22, 11_500],
+      // Beats 23–25 fell in the gap; 26 was due 200 ms before the restart and goes out at once.
+      [26, 13_500],
+      [27, 14_000],
+      [28, 14_500],
+    ]);
+    expect(new Set(timeline.map(([index]) => windowIdFor('chorus-dev', index, 4))).size).toBe(3);
+    await second.stop();
+  });
+
   it('changes the tempo from the next beat, keeping the deadline it announced', async () => {
     const { scheduler, pulse, published } = await manualPulse({ tempoBpm: 60 });
     scheduler.advanceTo(1000);

@@ -166,11 +166,45 @@ describe('startBeatSchedule', () => {
     expect(errors).toEqual([failure, failure]);
   });
 
-  it('stops after the largest beat index instead of exceeding it', () => {
+  it('goes on after the largest beat index: the next beat is 0, in the same phase (a new timeline)', () => {
     const { scheduler, beats, schedule } = recordSchedule({ startIndex: MAX_BEAT_INDEX - 1 });
-    scheduler.advanceTo(5000);
-    expect(beats.map((beat) => beat.index)).toEqual([MAX_BEAT_INDEX - 1, MAX_BEAT_INDEX]);
-    expect(scheduler.pendingTimers).toBe(0);
-    expect(schedule.beatIndex()).toBe(MAX_BEAT_INDEX);
+    scheduler.advanceTo(2000);
+    expect(beats.map((beat) => [beat.index, beat.dueAtMs])).toEqual([
+      [MAX_BEAT_INDEX - 1, 0],
+      [MAX_BEAT_INDEX, 500],
+      [0, 1000],
+      [1, 1500],
+      [2, 2000],
+    ]);
+    expect(scheduler.pendingTimers).toBe(1);
+    expect(schedule.beatIndex()).toBe(2);
+  });
+
+  it('counts the slots a stall skips across the wrap', () => {
+    const { scheduler, beats } = recordSchedule({ startIndex: MAX_BEAT_INDEX - 1 });
+    // The timer of 500 runs at 1600: beat 1 (due at 1500) goes out; MAX and 0 were skipped.
+    scheduler.runNextLate(1100);
+    expect(beats.map((beat) => [beat.index, beat.skipped])).toEqual([
+      [MAX_BEAT_INDEX - 1, 0],
+      [1, 2],
+    ]);
+  });
+
+  it('starts from an earlier due time: the index due then goes out at once, the next on its time', () => {
+    const scheduler = new ManualPulseScheduler(1000);
+    const beats: ScheduledBeat[] = [];
+    startBeatSchedule({
+      scheduler,
+      startIndex: 40,
+      startDueAtMs: 700,
+      tempoBpm: 120,
+      onBeat: (beat) => beats.push(beat),
+    });
+    scheduler.advanceTo(1700);
+    expect(beats.map((beat) => [beat.index, beat.dueAtMs, beat.nowMs])).toEqual([
+      [40, 700, 1000],
+      [41, 1200, 1200],
+      [42, 1700, 1700],
+    ]);
   });
 });

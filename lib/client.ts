@@ -195,7 +195,9 @@ export class BackbeatClient implements AsyncDisposable {
       clock: this.clock,
       scheduler: runtime.scheduler,
       now: this.monoNow,
-      wallNow: this.wallNow,
+      // Frames' lateness (staleness, timeDriftMs) is read against the carried wall clock, so a
+      // local wall-clock step undone within a minute does not make fresh frames look stale.
+      wallNow: this.carriedNow,
       // Plain calls, not subscriptions: the budgets see each beat before any user does, and the
       // health refresh waits until every user has had it.
       leadObserver: this.budgets,

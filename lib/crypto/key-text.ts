@@ -28,7 +28,7 @@ const HEX_KEY = /^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{128})$/;
  */
 export function hexKeyHint(text: string): string {
   return HEX_KEY.test(text)
-    ? ` It looks like hex: keys are base64 here; convert it with Buffer.from(hex, 'hex').toString('base64').`
+    ? ` It looks like hex: keys are base64 here; convert it first (e.g. xxd -r -p key.hex | base64 -w0).`
     : '';
 }
 

@@ -70,7 +70,7 @@ describe('loadSigningKey', () => {
 
   it('gives hex keys a hint, inline, in a file, and in the field', () => {
     const hex = Buffer.from(loadSigningKey(printedSecret)).toString('hex');
-    const hint = /looks like hex.*Buffer\.from\(hex, 'hex'\)\.toString\('base64'\)/;
+    const hint = /looks like hex.*keys are base64.*xxd -r -p/;
     expect(thrown(() => loadSigningKey(hex)).message).toMatch(hint);
     const hexFile = join(dir, 'hex.key');
     writeFileSync(hexFile, `${hex}\n`);

@@ -27,10 +27,12 @@ import { validateClaimInput } from './claims/validate-claim-input';
 import { HybridLogicalClock } from './clock/hlc';
 import { resolveConfig, type Config, type ResolvedConfig } from './config';
 import {
+  BackbeatError,
   BeatBudgetExceededError,
   BeatSourceClosedError,
   ClientStateError,
   ConfigError,
+  ConnectionError,
 } from './errors';
 import { healthChanged, type HealthStatus } from './observability/health';
 import type { ClientMetrics } from './observability/metrics';
@@ -228,7 +230,8 @@ export class BackbeatClient implements AsyncDisposable {
    * if (client.health().localDegradation) console.warn('no NATS yet: keeping time locally');
    * ```
    * @return Resolves when started (connected or degraded).
-   * @throws ConnectionError when NATS refuses the client (authentication, TLS).
+   * @throws ConnectionError when NATS refuses the client (authentication, TLS), or cannot
+   * follow the beat on it (e.g. a shared connection already closed); `cause` is nats.js's error.
    * @throws ConfigError when `statusDelivery` is `'jetstream'` and the status stream is missing.
    * @throws ClientStateError after `stop()`.
    */
@@ -238,7 +241,10 @@ export class BackbeatClient implements AsyncDisposable {
     }
     this.startPromise ??= this.run().catch(async (err: unknown) => {
       await this.stop({ timeoutMs: 0 });
-      throw err;
+      // nats.js's own errors (a shared connection already closed…) keep their cause.
+      throw err instanceof BackbeatError
+        ? err
+        : new ConnectionError(`cannot follow the beat: ${errorText(err)}`, { cause: err });
     });
     return this.startPromise;
   }
@@ -558,8 +564,17 @@ export class BackbeatClient implements AsyncDisposable {
    * @param beats The budget, a positive integer.
    * @param fn The work; it should stop when `signal` aborts.
    * @return `fn`'s value.
+   * @throws RangeError (a rejection) when `beats` is not a positive integer.
    */
   withBeatBudget<T>(beats: number, fn: (signal: AbortSignal) => T | PromiseLike<T>): Promise<T> {
+    if (!Number.isSafeInteger(beats) || beats < 1) {
+      return Promise.reject(
+        new RangeError(`withBeatBudget: beats must be a positive integer, got ${String(beats)}`),
+      );
+    }
+    if (typeof fn !== 'function') {
+      return Promise.reject(new TypeError('withBeatBudget: fn must be a function'));
+    }
     const controller = new AbortController();
     const work$ = defer(() => Promise.resolve(fn(controller.signal)));
     return lastValueFrom(work$.pipe(this.withinBeats(beats))).catch((err: unknown) => {
@@ -817,6 +832,10 @@ export class BackbeatClient implements AsyncDisposable {
     this.counts.errors++;
     this.counts.lastErrorAt = this.wallNow();
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

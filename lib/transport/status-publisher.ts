@@ -21,7 +21,9 @@ import {
 } from 'nats';
 import { CLAIM_HEADERS } from '../claims/claim-headers';
 import { silentLogger, type Logger, type StatusDelivery } from '../config';
-import { ClientStateError } from '../errors';
+import { ClientStateError, StatusClaimDroppedError } from '../errors';
+
+export { StatusClaimDroppedError };
 import { publishUntilAcknowledged, type JetStreamRetryPolicy } from './jetstream-publish';
 
 /** A message to publish: a `SealedClaim` is one. */
@@ -64,32 +66,6 @@ export interface StatusPublisherMetrics {
   readonly dropped: number;
   /** JetStream: attempts after a claim's first one. Always 0 for core. */
   readonly retries: number;
-}
-
-/**
- * A JetStream claim was given up before the stream acknowledged it: pushed out of a full
- * buffer by newer claims (`'buffer-full'`), or still waiting when the client stopped
- * (`'stopped'`). It may still have been stored.
- *
- * @example
- * ```ts
- * await client.emitStatusClaim({ state: 'done', beatsLeft: 0, progress: 1 }).catch((err) => {
- *   if (err instanceof StatusClaimDroppedError) console.warn(`claim given up: ${err.reason}`);
- * });
- * ```
- */
-export class StatusClaimDroppedError extends ClientStateError {
-  /** @param reason `'buffer-full'` or `'stopped'`. */
-  constructor(
-    /** Why it was given up: pushed out of a full buffer, or still waiting at `stop()`. */
-    readonly reason: 'buffer-full' | 'stopped',
-  ) {
-    super(
-      reason === 'buffer-full'
-        ? 'status claim dropped: newer claims filled the status buffer before it was acknowledged'
-        : 'status claim dropped: the client stopped before it was acknowledged',
-    );
-  }
 }
 
 /** One claim not yet settled (sent, acknowledged or dropped). */

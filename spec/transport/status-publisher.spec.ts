@@ -323,7 +323,7 @@ describe('StatusPublisher, JetStream delivery', () => {
     publisher.attach(fake.connection);
     const [first, second, third, fourth] = await Promise.all(results);
     expect(first).toBeInstanceOf(StatusClaimDroppedError);
-    expect(first).toMatchObject({ reason: 'buffer-full', code: 'BACKBEAT_CLIENT_STATE' });
+    expect(first).toMatchObject({ reason: 'buffer-full', code: 'BACKBEAT_STATUS_CLAIM_DROPPED' });
     expect(second).toBeInstanceOf(StatusClaimDroppedError);
     expect([third, fourth]).toEqual(['ack', 'ack']);
     expect(fake.jsSent.map((sent) => sent.data)).toEqual(['claim-3', 'claim-4']);

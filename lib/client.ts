@@ -35,6 +35,7 @@ import {
   ConnectionError,
 } from './errors';
 import { healthChanged, type HealthStatus } from './observability/health';
+import { describeError, guardLogger } from './observability/logger';
 import type { ClientMetrics } from './observability/metrics';
 import { RecentSummary } from './observability/summary';
 import { emitStatus } from './operators/emit-status';
@@ -168,7 +169,13 @@ export class BackbeatClient implements AsyncDisposable {
    * @internal
    */
   constructor(config: Partial<Config>, runtime: ClientRuntime = {}) {
-    this.config = resolveConfig(config);
+    const resolved = resolveConfig(config);
+    // The user's logger, wrapped once: everything below logs through this one, which never
+    // throws into the SDK (a failure is counted in metrics().errors).
+    this.config = Object.freeze({
+      ...resolved,
+      logger: guardLogger(resolved.logger, () => this.noteError()),
+    });
     const { clusterId, agentId, logger } = this.config;
     this.wallNow = runtime.wallNow ?? Date.now;
     this.clock = new HybridLogicalClock(agentId, {
@@ -244,7 +251,7 @@ export class BackbeatClient implements AsyncDisposable {
       // nats.js's own errors (a shared connection already closed…) keep their cause.
       throw err instanceof BackbeatError
         ? err
-        : new ConnectionError(`cannot follow the beat: ${errorText(err)}`, { cause: err });
+        : new ConnectionError(`cannot follow the beat: ${describeError(err)}`, { cause: err });
     });
     return this.startPromise;
   }
@@ -290,6 +297,15 @@ export class BackbeatClient implements AsyncDisposable {
   }
 
   private onLinkEvent(event: LinkEvent): void {
+    // Called from nats.js's status feed and dial loop: a throw here would end the process.
+    try {
+      this.handleLinkEvent(event);
+    } catch (error) {
+      this.internalFault(error, 'link event');
+    }
+  }
+
+  private handleLinkEvent(event: LinkEvent): void {
     switch (event.type) {
       case 'connected':
         this.reason = null;
@@ -300,7 +316,7 @@ export class BackbeatClient implements AsyncDisposable {
             // start() rejects with it when it is still waiting; otherwise it is only logged.
             this.noteError();
             this.config.logger.error(
-              { err: err instanceof Error ? err.message : String(err) },
+              { err: describeError(err) },
               'backbeat: cannot follow the beat on the new connection',
             );
             this.connections.error(err);
@@ -336,13 +352,18 @@ export class BackbeatClient implements AsyncDisposable {
 
   private async attach(nc: NatsConnection): Promise<void> {
     this.beatSubscription = nc.subscribe(beatSubject(this.config.clusterId), {
+      // nats.js calls this from its socket parser: whatever it throws would stop the reading.
       callback: (err, msg) => {
-        if (err) {
-          this.onBeatSubscriptionError(err);
-          return;
+        try {
+          if (err) {
+            this.onBeatSubscriptionError(err);
+            return;
+          }
+          this.intake.receive(msg.data, msg.headers);
+          this.refreshHealth();
+        } catch (error) {
+          this.internalFault(error, 'beat subscription');
         }
-        this.intake.receive(msg.data, msg.headers);
-        this.refreshHealth();
       },
     });
     this.publisher.attach(nc);
@@ -454,8 +475,17 @@ export class BackbeatClient implements AsyncDisposable {
     this.counts.callbackErrors++;
     this.noteError();
     this.config.logger.error(
-      { err: err instanceof Error ? err.message : String(err), beatIndex: beat.beat_index },
+      { err: describeError(err), beatIndex: beat.beat_index },
       'backbeat: beat callback threw',
+    );
+  }
+
+  /** A body nats.js calls failed: counted and logged, never thrown back into nats.js. */
+  private internalFault(error: unknown, where: string): void {
+    this.noteError();
+    this.config.logger.error(
+      { err: describeError(error), where },
+      'backbeat: internal fault; carrying on',
     );
   }
 
@@ -794,7 +824,10 @@ export class BackbeatClient implements AsyncDisposable {
         timedOut: this.counts.budgetsTimedOut,
         pending: this.budgets.size,
       },
-      errors: { total: this.counts.errors + status.errors, last: this.counts.lastErrorAt },
+      errors: {
+        total: this.counts.errors + status.errors + (this.link?.faults ?? 0),
+        last: this.counts.lastErrorAt,
+      },
     };
   }
 
@@ -832,10 +865,6 @@ export class BackbeatClient implements AsyncDisposable {
     this.counts.errors++;
     this.counts.lastErrorAt = this.wallNow();
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

@@ -24,6 +24,7 @@ import { silentLogger, type Logger, type StatusDelivery } from '../config';
 import { ClientStateError, StatusClaimDroppedError } from '../errors';
 
 export { StatusClaimDroppedError };
+import { describeError } from '../observability/logger';
 import { publishUntilAcknowledged, type JetStreamRetryPolicy } from './jetstream-publish';
 
 /** A message to publish: a `SealedClaim` is one. */
@@ -133,10 +134,12 @@ export class StatusPublisher {
     this.js = this.options.delivery === 'jetstream' ? nc.jetstream() : null;
     const feed = nc.status();
     this.statusFeed = feed;
-    void this.follow(nc, feed);
-    void nc.closed().then(() => {
-      if (this.nc === nc) this.connectionDown();
-    });
+    this.follow(nc, feed).catch((error: unknown) => this.fault(error));
+    nc.closed()
+      .then(() => {
+        if (this.nc === nc) this.connectionDown();
+      })
+      .catch((error: unknown) => this.fault(error));
     if (nc.isClosed()) this.connectionDown();
     else this.connectionUp();
   }
@@ -284,7 +287,13 @@ export class StatusPublisher {
   private work(): void {
     if (this.working || this.options.delivery !== 'jetstream') return;
     this.working = true;
-    void this.deliverJetStream();
+    this.deliverJetStream().catch((error: unknown) => this.fault(error));
+  }
+
+  /** A loop nats.js drives failed: counted as an error, never an unhandled rejection. */
+  private fault(error: unknown): void {
+    this.counts.errors++;
+    this.logger.warn({ err: describeError(error) }, 'status publisher: internal fault');
   }
 
   /** The delivery loop; clears `working` in the same turn as it finds nothing left to do. */

@@ -20,7 +20,11 @@ import {
 import { FrameIntake } from './beats/frame-intake';
 import { BeatEngine } from './beats/engine';
 import type { Beat } from './beats/beat';
-import { registerSharedBeatSource, SharedBudgetIndex } from './beats/budget-index';
+import {
+  registerCountedBeatSource,
+  registerSharedBeatSource,
+  SharedBudgetIndex,
+} from './beats/budget-index';
 import { makeDefaultTaskId } from './claims/default-task-id';
 import { sealClaim } from './claims/seal-claim';
 import { validateClaimInput } from './claims/validate-claim-input';
@@ -221,6 +225,7 @@ export class BackbeatClient implements AsyncDisposable {
     this.beat$ = this.engine.beats$;
     this.downbeat$ = this.engine.downbeats$;
     registerSharedBeatSource(this.beat$, this.budgets);
+    registerCountedBeatSource(this.downbeat$, this.budgets);
     this.lastHealth = this.health();
     this.health$ = defer(() => this.healthChanges.pipe(startWith(this.health())));
   }

@@ -139,13 +139,13 @@ describe('ReplayMemory', () => {
     const memory = new ReplayMemory(3_600_000, { sweepNow: Date.now });
     const realSetTimeout = global.setTimeout;
     const timers: NodeJS.Timeout[] = [];
-    const spy = jest.spyOn(global, 'setTimeout').mockImplementation(((
-      ...args: Parameters<typeof setTimeout>
-    ) => {
-      const timer = realSetTimeout(...args);
-      timers.push(timer);
-      return timer;
-    }) as typeof setTimeout);
+    const spy = jest
+      .spyOn(global, 'setTimeout')
+      .mockImplementation((...args: Parameters<typeof setTimeout>) => {
+        const timer = realSetTimeout(...args);
+        timers.push(timer);
+        return timer;
+      });
     try {
       memory.remember('a', stampAt(Date.now()), Date.now());
     } finally {

@@ -89,8 +89,10 @@ describe('a client among hostile code and input', () => {
   });
   afterEach(async () => {
     await cleanUp();
-    // Anything the client let escape shows up by the next turns of the event loop.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Anything the client let escape (a rejection, or an error rxjs rethrows on a timer) shows
+    // up within a turn of the event loop.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await new Promise((resolve) => setImmediate(resolve));
     process.off('unhandledRejection', onEscape);
     process.off('uncaughtException', onEscape);
     expect(escaped).toEqual([]);

@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   const input = new Subject<StatusMessage>();
   let accepted = 0;
   let rejected = 0;
-  input.pipe(operator).subscribe((verdict: StatusVerdict) => {
+  const observing = input.pipe(operator).subscribe((verdict: StatusVerdict) => {
     if (verdict.ok) accepted++;
     else rejected++;
   });
@@ -115,6 +115,9 @@ async function main(): Promise<void> {
     releasedMb = heapMb();
   }
   const releasedAfterMs = Date.now() - floodEnded;
+  // The observer stays subscribed (and reachable) through the wait: what went is its memory.
+  const stillObserving = !observing.closed;
+  observing.unsubscribe();
 
   // A second observer that still remembers an agent for an hour: its timer must not keep the
   // process alive, so this script ends by itself.
@@ -131,6 +134,7 @@ async function main(): Promise<void> {
       maxClaimAgeMs,
       accepted,
       rejected,
+      stillObserving,
       evicted,
       floodMs,
       baselineMb: round(baselineMb),

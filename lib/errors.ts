@@ -87,7 +87,9 @@ export class ConfigError extends BackbeatError {
 }
 
 /**
- * NATS refused the client for good: authentication, authorization or TLS.
+ * NATS refused the client or one of its operations: authentication, authorization or TLS at
+ * connect, a subscription or a publish the server or nats.js refused, a shared connection
+ * already closed. `cause` holds nats.js's own error when there is one.
  *
  * @example
  * ```ts

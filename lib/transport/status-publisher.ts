@@ -21,11 +21,11 @@ import {
 } from 'nats';
 import { CLAIM_HEADERS } from '../claims/claim-headers';
 import { silentLogger, type Logger, type StatusDelivery } from '../config';
-import { ClientStateError, StatusClaimDroppedError } from '../errors';
-
-export { StatusClaimDroppedError };
+import { ClientStateError, ConnectionError, StatusClaimDroppedError } from '../errors';
 import { describeError } from '../observability/logger';
 import { publishUntilAcknowledged, type JetStreamRetryPolicy } from './jetstream-publish';
+
+export { StatusClaimDroppedError };
 
 /** A message to publish: a `SealedClaim` is one. */
 export interface OutgoingClaim {
@@ -163,8 +163,8 @@ export class StatusPublisher {
    * Publishes one claim, after every claim published before it.
    *
    * @param claim The subject, exact payload bytes and headers.
-   * @return Core: resolves once handed to nats.js or queued; rejects with nats.js's error when
-   * it refuses the publish. JetStream: resolves once the stream acknowledges it; rejects with
+   * @return Core: resolves once handed to nats.js or queued; rejects with ConnectionError (nats.js's
+   * error as its cause) when it refuses the publish. JetStream: resolves once the stream acknowledges it; rejects with
    * StatusClaimDroppedError when it is dropped first. Rejects with ClientStateError once
    * `drain` has begun.
    */
@@ -255,7 +255,11 @@ export class StatusPublisher {
     } catch (error) {
       this.counts.errors++;
       this.logger.warn({ err: error, subject: claim.subject }, 'status claim not published');
-      return error instanceof Error ? error : new Error(String(error));
+      // nats.js's refusal (a closed connection, a payload over the server's limit), kept as
+      // the cause of an error of the SDK's own.
+      return new ConnectionError(`NATS refused the status claim: ${describeError(error)}`, {
+        cause: error,
+      });
     }
   }
 

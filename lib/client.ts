@@ -20,19 +20,26 @@ import {
 import { FrameIntake } from './beats/frame-intake';
 import { BeatEngine } from './beats/engine';
 import type { Beat } from './beats/beat';
-import { registerSharedBeatSource, SharedBudgetIndex } from './beats/budget-index';
+import {
+  registerCountedBeatSource,
+  registerSharedBeatSource,
+  SharedBudgetIndex,
+} from './beats/budget-index';
 import { ClaimFlow, registerClaimFlow } from './claims/claim-flow';
 import { carriedWallClock } from './clock/carried-wall-clock';
 import { HybridLogicalClock } from './clock/hlc';
 import { monotonicNow } from './clock/monotonic-now';
 import { resolveConfig, type ClientConfig, type Config, type ResolvedConfig } from './config';
 import {
+  BackbeatError,
   BeatBudgetExceededError,
   BeatSourceClosedError,
   ClientStateError,
   ConfigError,
+  ConnectionError,
 } from './errors';
 import { healthChanged, type HealthStatus } from './observability/health';
+import { describeError, guardLogger } from './observability/logger';
 import type { ClientMetrics, LastError } from './observability/metrics';
 import { StateLog } from './observability/state-log';
 import { RecentSummary } from './observability/summary';
@@ -176,7 +183,13 @@ export class BackbeatClient implements AsyncDisposable {
    * @internal
    */
   constructor(config: Partial<Config>, runtime: ClientRuntime = {}) {
-    this.config = resolveConfig(config);
+    const resolved = resolveConfig(config);
+    // The user's logger, wrapped once: everything below logs through this one, which never
+    // throws into the SDK (a failure is counted in metrics().errors).
+    this.config = Object.freeze({
+      ...resolved,
+      logger: guardLogger(resolved.logger, (err) => this.noteError(err, 'LOGGER')),
+    });
     const { clusterId, agentId, logger } = this.config;
     this.wallNow = runtime.wallNow ?? Date.now;
     this.monoNow = runtime.now ?? monotonicNow(runtime.scheduler);
@@ -248,6 +261,7 @@ export class BackbeatClient implements AsyncDisposable {
       wallNow: this.wallNow,
       server: () => this.link?.connection?.getServer(),
     });
+    registerCountedBeatSource(this.downbeat$, this.budgets);
     this.lastHealth = this.health();
     this.health$ = defer(() => this.healthChanges.pipe(startWith(this.health())));
     this.internal.push(
@@ -268,7 +282,8 @@ export class BackbeatClient implements AsyncDisposable {
    * if (client.health().localDegradation) console.warn('no NATS yet: keeping time locally');
    * ```
    * @return Resolves when started (connected or degraded).
-   * @throws ConnectionError when NATS refuses the client (authentication, TLS).
+   * @throws ConnectionError when NATS refuses the client (authentication, TLS), or cannot
+   * follow the beat on it (e.g. a shared connection already closed); `cause` is nats.js's error.
    * @throws ConfigError when `statusDelivery` is `'jetstream'` and the status stream is missing.
    * @throws ClientStateError after `stop()`.
    */
@@ -278,7 +293,10 @@ export class BackbeatClient implements AsyncDisposable {
     }
     this.startPromise ??= this.run().catch(async (err: unknown) => {
       await this.stop({ timeoutMs: 0 });
-      throw err;
+      // nats.js's own errors (a shared connection already closed…) keep their cause.
+      throw err instanceof BackbeatError
+        ? err
+        : new ConnectionError(`cannot follow the beat: ${describeError(err)}`, { cause: err });
     });
     return this.startPromise;
   }
@@ -326,6 +344,15 @@ export class BackbeatClient implements AsyncDisposable {
   }
 
   private onLinkEvent(event: LinkEvent): void {
+    // Called from nats.js's status feed and dial loop: a throw here would end the process.
+    try {
+      this.handleLinkEvent(event);
+    } catch (error) {
+      this.internalFault(error, 'link event');
+    }
+  }
+
+  private handleLinkEvent(event: LinkEvent): void {
     switch (event.type) {
       case 'connected':
         this.reason = this.streamMissing?.message ?? null;
@@ -339,7 +366,7 @@ export class BackbeatClient implements AsyncDisposable {
               this.stateLog.statusStreamMissing(err.message);
             } else {
               this.config.logger.error(
-                { err: err instanceof Error ? err.message : String(err) },
+                { err: describeError(err) },
                 'backbeat: cannot follow the beat on the new connection',
               );
             }
@@ -387,13 +414,18 @@ export class BackbeatClient implements AsyncDisposable {
 
   private async attach(nc: NatsConnection): Promise<void> {
     this.beatSubscription = nc.subscribe(beatSubject(this.config.clusterId), {
+      // nats.js calls this from its socket parser: whatever it throws would stop the reading.
       callback: (err, msg) => {
-        if (err) {
-          this.onBeatSubscriptionError(err);
-          return;
+        try {
+          if (err) {
+            this.onBeatSubscriptionError(err);
+            return;
+          }
+          this.intake.receive(msg.data, msg.headers);
+          this.refreshHealth();
+        } catch (error) {
+          this.internalFault(error, 'beat subscription');
         }
-        this.intake.receive(msg.data, msg.headers);
-        this.refreshHealth();
       },
     });
     this.publisher.attach(nc);
@@ -543,8 +575,17 @@ export class BackbeatClient implements AsyncDisposable {
     this.counts.callbackErrors++;
     this.noteError(err, 'BEAT_CALLBACK');
     this.config.logger.error(
-      { err: err instanceof Error ? err.message : String(err), beatIndex: beat.beat_index },
+      { err: describeError(err), beatIndex: beat.beat_index },
       'backbeat: beat callback threw',
+    );
+  }
+
+  /** A body nats.js calls failed: counted and logged, never thrown back into nats.js. */
+  private internalFault(error: unknown, where: string): void {
+    this.noteError(error, 'INTERNAL');
+    this.config.logger.error(
+      { err: describeError(error), where },
+      'backbeat: internal fault; carrying on',
     );
   }
 
@@ -629,8 +670,17 @@ export class BackbeatClient implements AsyncDisposable {
    * @param beats The budget, a positive integer.
    * @param fn The work; it should stop when `signal` aborts.
    * @return `fn`'s value.
+   * @throws RangeError (a rejection) when `beats` is not a positive integer.
    */
   withBeatBudget<T>(beats: number, fn: (signal: AbortSignal) => T | PromiseLike<T>): Promise<T> {
+    if (!Number.isSafeInteger(beats) || beats < 1) {
+      return Promise.reject(
+        new RangeError(`withBeatBudget: beats must be a positive integer, got ${String(beats)}`),
+      );
+    }
+    if (typeof fn !== 'function') {
+      return Promise.reject(new TypeError('withBeatBudget: fn must be a function'));
+    }
     const controller = new AbortController();
     const work$ = defer(() => Promise.resolve(fn(controller.signal)));
     return lastValueFrom(work$.pipe(this.withinBeats(beats))).catch((err: unknown) => {
@@ -857,7 +907,10 @@ export class BackbeatClient implements AsyncDisposable {
         timedOut: this.counts.budgetsTimedOut,
         pending: this.budgets.size,
       },
-      errors: { total: this.counts.errors + status.errors, last: this.lastError },
+      errors: {
+        total: this.counts.errors + status.errors + (this.link?.faults ?? 0),
+        last: this.lastError,
+      },
     };
   }
 

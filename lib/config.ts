@@ -148,11 +148,11 @@ export interface Config {
   jitterToleranceMs: number;
   /** One dial's limit; `start()` resolves degraded after it. Default `2000`. */
   connectTimeoutMs: number;
-  /** Base of the reconnect backoff, `min(base·2^k, max)` ±20 %. Default `2000`. */
+  /** Base of the reconnect backoff, `min(base·2^k, max)` ±20 %; more than 0. Default `2000`. */
   reconnectDelayMs: number;
-  /** Cap of the reconnect backoff. Default `30000`. */
+  /** Cap of the reconnect backoff, at least `reconnectDelayMs`. Default `30000`. */
   maxReconnectDelayMs: number;
-  /** Dial attempts per server before giving up, the first included; `-1` forever. Default `-1`. */
+  /** Dial attempts per server before giving up, the first included (1 or more); `-1` forever. Default `-1`. */
   maxReconnects: number;
   /**
    * How often the client pings the server to check that the link is alive. A link that answers
@@ -272,8 +272,25 @@ const isNumber = (value: unknown): value is number =>
 const duration: Check = (value) =>
   isNumber(value) && value >= 0 ? undefined : 'must be a finite number of ms, 0 or more';
 
-const positiveDuration: Check = (value) =>
-  isNumber(value) && value > 0 ? undefined : 'must be a finite number of ms, more than 0';
+/** The longest delay a Node timer keeps; a longer one fires at once (a busy loop). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A delay the SDK waits with a timer: more than 0 (0 would spin), at most a timer's limit. */
+const timerDuration: Check = (value) =>
+  isNumber(value) && value > 0 && value <= MAX_TIMER_MS
+    ? undefined
+    : `must be a number of ms from more than 0 to ${MAX_TIMER_MS}`;
+
+/** Checks that join two fields; each names the field it refuses. */
+const crossChecks: ReadonlyArray<(config: Config) => ConfigError | undefined> = [
+  ({ reconnectDelayMs, maxReconnectDelayMs }) =>
+    maxReconnectDelayMs >= reconnectDelayMs
+      ? undefined
+      : new ConfigError(
+          'maxReconnectDelayMs',
+          `must be at least reconnectDelayMs (${reconnectDelayMs}) and at most ${MAX_TIMER_MS} ms`,
+        ),
+];
 
 const token: Check = (value) =>
   isToken(value) ? undefined : 'must be a NATS token: 1 to 128 of A-Z a-z 0-9 _ -';
@@ -311,12 +328,18 @@ const checks: Record<keyof Config, Check> = {
     Array.isArray(value) && value.length > 0
       ? undefined
       : 'must be a non-empty list of public keys (leave it out to accept unsigned frames)',
-  jitterToleranceMs: duration,
-  connectTimeoutMs: positiveDuration,
-  reconnectDelayMs: duration,
-  maxReconnectDelayMs: duration,
-  maxReconnects: integerIn(-1, Number.MAX_SAFE_INTEGER),
-  pingIntervalMs: positiveDuration,
+  jitterToleranceMs: (value) =>
+    isNumber(value) && value >= 0 && value <= MAX_TIMER_MS
+      ? undefined
+      : `must be a number of ms from 0 to ${MAX_TIMER_MS}`,
+  connectTimeoutMs: timerDuration,
+  reconnectDelayMs: timerDuration,
+  maxReconnectDelayMs: timerDuration,
+  maxReconnects: (value) =>
+    value === -1 || (Number.isSafeInteger(value) && (value as number) >= 1)
+      ? undefined
+      : 'must be -1 (forever) or an integer from 1 to 2^53-1 (dials, the first one included)',
+  pingIntervalMs: timerDuration,
   maxPingsOut: integerIn(1, 1000),
   beatsPerBar: integerIn(1, 64),
   fallbackTempoBpm: (value) =>
@@ -365,6 +388,10 @@ export function resolveConfig(partial: Partial<Config>): ResolvedConfig {
     if (problem !== undefined) throw new ConfigError(field, problem);
   }
   const config = merged as unknown as Config;
+  for (const crossCheck of crossChecks) {
+    const error = crossCheck(config);
+    if (error) throw error;
+  }
   for (const owned of SDK_OWNED_NATS_OPTIONS) {
     if (Object.hasOwn(config.natsOptions, owned)) {
       throw new ConfigError(`natsOptions.${owned}`, 'is set by the SDK from its own fields');

@@ -18,6 +18,7 @@ export const ErrorCode = {
   StatusClaimValidation: 'BACKBEAT_STATUS_CLAIM_INVALID',
   BeatBudgetExceeded: 'BACKBEAT_BEAT_BUDGET_EXCEEDED',
   BeatSourceClosed: 'BACKBEAT_BEAT_SOURCE_CLOSED',
+  StatusClaimDropped: 'BACKBEAT_STATUS_CLAIM_DROPPED',
 } as const;
 /**
  * One of the stable error codes, e.g. `'BACKBEAT_CONFIG'`.
@@ -86,7 +87,9 @@ export class ConfigError extends BackbeatError {
 }
 
 /**
- * NATS refused the client for good: authentication, authorization or TLS.
+ * NATS refused the client or one of its operations: authentication, authorization or TLS at
+ * connect, a subscription or a publish the server or nats.js refused, a shared connection
+ * already closed. `cause` holds nats.js's own error when there is one.
  *
  * @example
  * ```ts
@@ -224,5 +227,34 @@ export class BeatSourceClosedError extends BackbeatError {
   /** @param message What closed; a default says the beat source closed before the budget ended. */
   constructor(message = 'the beat source closed before the beat budget ended') {
     super(message);
+  }
+}
+
+/**
+ * A JetStream claim was given up before the stream acknowledged it: pushed out of a full
+ * buffer by newer claims (`'buffer-full'`), or still waiting when the client stopped
+ * (`'stopped'`). It may still have been stored. Not a lifecycle error: a claim dropped from a
+ * full buffer says nothing of the client's state.
+ *
+ * @example
+ * ```ts
+ * await client.emitStatusClaim({ state: 'done', beatsLeft: 0, progress: 1 }).catch((err) => {
+ *   if (err instanceof StatusClaimDroppedError) console.warn(`claim given up: ${err.reason}`);
+ * });
+ * ```
+ */
+export class StatusClaimDroppedError extends BackbeatError {
+  /** `'BACKBEAT_STATUS_CLAIM_DROPPED'`. */
+  readonly code = ErrorCode.StatusClaimDropped;
+  /** @param reason `'buffer-full'` or `'stopped'`. */
+  constructor(
+    /** Why it was given up: pushed out of a full buffer, or still waiting at `stop()`. */
+    readonly reason: 'buffer-full' | 'stopped',
+  ) {
+    super(
+      reason === 'buffer-full'
+        ? 'status claim dropped: newer claims filled the status buffer before it was acknowledged'
+        : 'status claim dropped: the client stopped before it was acknowledged',
+    );
   }
 }

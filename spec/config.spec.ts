@@ -119,10 +119,14 @@ describe('resolveConfig', () => {
         statusBufferSize: 1,
         statusDelivery: 'jetstream',
         maxClockSkewMs: 0,
-        reconnectDelayMs: 0,
+        reconnectDelayMs: 1,
+        maxReconnectDelayMs: 1,
+        connectTimeoutMs: 2 ** 31 - 1,
+        jitterToleranceMs: 0,
         acceptLegacyFrames: true,
       }),
     ).not.toThrow();
+    expect(() => resolveConfig({ ...required, maxReconnects: 1 })).not.toThrow();
     expect(() => resolveConfig({ ...required, beatsPerBar: 1, fallbackTempoBpm: 1 })).not.toThrow();
   });
 
@@ -163,6 +167,7 @@ describe('resolveConfig', () => {
     ['a NaN maxReconnectDelayMs', { maxReconnectDelayMs: NaN }, 'maxReconnectDelayMs'],
     ['a string maxClockSkewMs', { maxClockSkewMs: '60000' }, 'maxClockSkewMs'],
     ['maxReconnects -2', { maxReconnects: -2 }, 'maxReconnects'],
+    ['maxReconnects 0 (no dial at all)', { maxReconnects: 0 }, 'maxReconnects'],
     ['a fractional maxReconnects', { maxReconnects: 1.5 }, 'maxReconnects'],
     ['beatsPerBar 0', { beatsPerBar: 0 }, 'beatsPerBar'],
     ['beatsPerBar 65', { beatsPerBar: 65 }, 'beatsPerBar'],
@@ -210,6 +215,58 @@ describe('resolveConfig', () => {
     expect(error.field).toBe(field);
     expect(error.code).toBe('BACKBEAT_CONFIG');
     expect(error.message).toMatch(new RegExp(`^${field.replace('.', '\\.')}: `));
+  });
+
+  it.each<[string, Record<string, unknown>, string, RegExp]>([
+    [
+      'reconnectDelayMs 0 (a busy dial loop)',
+      { reconnectDelayMs: 0 },
+      'reconnectDelayMs',
+      /more than 0 to 2147483647/,
+    ],
+    ['a negative reconnectDelayMs', { reconnectDelayMs: -5 }, 'reconnectDelayMs', /more than 0/],
+    ['maxReconnectDelayMs 0', { maxReconnectDelayMs: 0 }, 'maxReconnectDelayMs', /more than 0/],
+    [
+      'maxReconnectDelayMs below reconnectDelayMs',
+      { reconnectDelayMs: 500, maxReconnectDelayMs: 499 },
+      'maxReconnectDelayMs',
+      /at least reconnectDelayMs \(500\)/,
+    ],
+    [
+      'maxReconnectDelayMs below the default reconnectDelayMs',
+      { maxReconnectDelayMs: 200 },
+      'maxReconnectDelayMs',
+      /at least reconnectDelayMs \(2000\)/,
+    ],
+    [
+      'maxReconnects 0',
+      { maxReconnects: 0 },
+      'maxReconnects',
+      /-1 \(forever\) or an integer from 1/,
+    ],
+    [
+      'a reconnectDelayMs past what a timer holds (it would fire at once)',
+      { reconnectDelayMs: 2 ** 31, maxReconnectDelayMs: 2 ** 32 },
+      'reconnectDelayMs',
+      /to 2147483647/,
+    ],
+    [
+      'a connectTimeoutMs past what a timer holds',
+      { connectTimeoutMs: 2 ** 31 },
+      'connectTimeoutMs',
+      /to 2147483647/,
+    ],
+    [
+      'a jitterToleranceMs past what a timer holds',
+      { jitterToleranceMs: 2 ** 31 },
+      'jitterToleranceMs',
+      /from 0 to 2147483647/,
+    ],
+  ])('refuses %s, naming the field and the valid range', (_why, partial, field, range) => {
+    const error = configError(partial);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.field).toBe(field);
+    expect(error.message).toMatch(range);
   });
 
   it('refuses a configuration that is not an object', () => {

@@ -89,6 +89,11 @@ export class SharedBudgetIndex implements Observer<CountedBeat> {
     return this.elapsedTotal;
   }
 
+  /** The index of the last beat fed (the current beat), or undefined before any. */
+  get current(): number | undefined {
+    return this.lastIndex;
+  }
+
   /** Number of budgets waiting. */
   get size(): number {
     return this.pendingCount;
@@ -99,12 +104,16 @@ export class SharedBudgetIndex implements Observer<CountedBeat> {
     return this.ending !== null;
   }
 
-  /** Adds a budget; after the end it is told so at once. */
+  /**
+   * Adds a budget; after the end it is told so at once. A budget with no `startBeat` counts
+   * from the current beat (PROTOCOL.md section 9), when one is known.
+   */
   add(budget: IndexedBudget): void {
     if (this.ending) {
       this.tellEnd(budget, this.ending);
       return;
     }
+    budget.startBeat ??= this.lastIndex;
     append(this.arrivals, budget);
     this.pendingCount++;
   }
@@ -224,6 +233,33 @@ export function registerSharedBeatSource(
   index: SharedBudgetIndex,
 ): void {
   indexesBySource.set(beat$, index);
+}
+
+const countersBySource = new WeakMap<Observable<CountedBeat>, SharedBudgetIndex>();
+
+/**
+ * Makes budgets on `beat$`, a stream of some of the beats `index` sees (a client's
+ * `downbeat$`), count every beat by `index`: from the current beat, and each beat in between,
+ * whatever `beat$` delivers. They still subscribe to `beat$` and expire only on its beats.
+ *
+ * @param beat$ The thinned stream, e.g. a client's `downbeat$`.
+ * @param index The index that sees every beat, before `beat$` delivers any of them.
+ */
+export function registerCountedBeatSource(
+  beat$: Observable<CountedBeat>,
+  index: SharedBudgetIndex,
+): void {
+  countersBySource.set(beat$, index);
+}
+
+/**
+ * The index that counts the beats of `beat$`, if one was registered.
+ *
+ * @param beat$ A beat stream.
+ * @return The index counting its beats, or `undefined`.
+ */
+export function beatCounterOf(beat$: Observable<CountedBeat>): SharedBudgetIndex | undefined {
+  return countersBySource.get(beat$);
 }
 
 /**

@@ -27,3 +27,89 @@ export class RateLimitedLog {
     this.logger.warn(held > 0 ? { ...details, key, suppressed: held } : { ...details, key }, msg);
   }
 }
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/**
+ * The user's logger, wrapped once so that it cannot throw into the SDK: the SDK logs from
+ * nats.js's callbacks and from its own timers, where an exception would stop the reading of the
+ * socket or end the process. A method that throws (or returns a promise that rejects) is
+ * reported to `onFailure`, which counts it, and is otherwise ignored; `child` gives a child
+ * wrapped the same way, or this logger when the user's has no `child` or it fails.
+ *
+ * @example
+ * const log = guardLogger(config.logger, () => errors++);
+ * log.warn({ reason }, 'backbeat: beat frame rejected'); // never throws
+ * @param logger The user's logger (pino-compatible).
+ * @param onFailure Told each error the logger raised; itself guarded.
+ * @return A logger whose methods never throw.
+ */
+export function guardLogger(logger: Logger, onFailure: (error: unknown) => void): Logger {
+  const report = (error: unknown): void => {
+    try {
+      onFailure(error);
+    } catch {
+      // Counting failed too: nothing is left to tell.
+    }
+  };
+  const at =
+    (level: (typeof LEVELS)[number]) =>
+    (objOrMsg: unknown, ...args: unknown[]): void => {
+      try {
+        // Called as a method (pino needs its `this`), inside the guard: a getter may throw.
+        const result: unknown = logger[level](objOrMsg, ...args);
+        if (isThenable(result)) result.then(undefined, report);
+      } catch (error) {
+        report(error);
+      }
+    };
+  const guarded: Logger = {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (bindings) => {
+      try {
+        const child: unknown = logger.child?.(bindings);
+        if (isLoggerLike(child)) return guardLogger(child, onFailure);
+      } catch (error) {
+        report(error);
+      }
+      return guarded;
+    },
+  };
+  return guarded;
+}
+
+/**
+ * What an error says, for a log line, without trusting it: a message getter or a `toString`
+ * that throws gives a placeholder.
+ *
+ * @example
+ * log.error({ err: describeError(err) }, 'backbeat: beat callback threw');
+ * @param error Anything thrown.
+ * @return Its message, or a placeholder.
+ */
+export function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    return '(an error that cannot be described)';
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function isLoggerLike(value: unknown): value is Logger {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    LEVELS.every((level) => typeof (value as Record<string, unknown>)[level] === 'function')
+  );
+}

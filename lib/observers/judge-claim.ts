@@ -249,8 +249,9 @@ function readClaimHeaders(headers: unknown): ClaimHeaders | null {
 }
 
 /**
- * Rules 4 to 6. A claim is unsigned only when both signature headers are absent; with one of
- * them it is signed, and the missing one fails rule 6. Rule 5 judges only a well-formed key
+ * Rules 4 to 6. A claim without `x-signature` is unsigned, whatever else it carries (the frame
+ * judge's `unsigned-frame` is the same rule); with `x-signature` it is signed, and a missing
+ * `x-public-key` fails rule 6. Rule 5 judges only a well-formed key
  * (a malformed or missing `x-public-key` is rule 6's `bad-signature`), except that an agent
  * with no trusted key fails it whatever the key, whenever trust is required. An agent with no
  * trusted key, while signatures are optional, skips rule 5: its signature must still be
@@ -266,17 +267,14 @@ function judgeSignature(
   const trustRequired = policy.requireSignature || trusted !== undefined;
   const signatureText = headers['x-signature'];
   const publicKeyText = headers['x-public-key'];
-  if (signatureText === undefined && publicKeyText === undefined) {
-    return trustRequired ? 'unsigned' : null;
-  }
+  if (signatureText === undefined) return trustRequired ? 'unsigned' : null;
   const publicKey =
     publicKeyText === undefined ? null : decodeStrictBase64(publicKeyText, PUBLIC_KEY_BYTES);
   if (trustRequired) {
     if (trusted === undefined) return 'untrusted-key';
     if (publicKey !== null && !trusted.has(encodeBase64(publicKey))) return 'untrusted-key';
   }
-  const signature =
-    signatureText === undefined ? null : decodeStrictBase64(signatureText, SIGNATURE_BYTES);
+  const signature = decodeStrictBase64(signatureText, SIGNATURE_BYTES);
   if (publicKey === null || signature === null || !verifyBytes(publicKey, bytes, signature)) {
     return 'bad-signature';
   }

@@ -13,6 +13,23 @@ export interface AcceptedStamp {
   readonly digest: string;
 }
 
+/** Agents one observer remembers at most, by default: beyond it the least recently heard go. */
+export const DEFAULT_MAX_AGENTS = 100_000;
+
+/** Options of a {@link ReplayMemory}. */
+export interface ReplayMemoryOptions {
+  /** Agents remembered at most; the least recently heard is forgotten for a newcomer. */
+  readonly maxAgents?: number;
+  /** Told each agent forgotten for the cap (not for silence), with the count so far. */
+  readonly onEvict?: (agentKey: string, evicted: number) => void;
+  /**
+   * The observer's clock (ms since the epoch): given, a timer forgets silent agents while any
+   * is remembered, so memory is released with time even when no claim comes. The timer never
+   * keeps the process alive; {@link close} stops it.
+   */
+  readonly sweepNow?: () => number;
+}
+
 /**
  * The last accepted stamp of each agent, oldest refresh first.
  *
@@ -21,22 +38,45 @@ export interface AcceptedStamp {
  * whose stamp is not newer, so forgetting changes no verdict. Eviction walks the Map from its
  * front (the least recently accepted agent) and stops at the first agent still remembered;
  * since an accepted stamp is at most the maximum skew ahead of the clock, every agent is gone
- * at most `maxClaimAgeMs + maxClockSkewMs` after its last accepted claim.
+ * at most `maxClaimAgeMs + maxClockSkewMs` after its last accepted claim (plus one sweep
+ * interval when no claim comes).
+ *
+ * Bounded in count too: beyond `maxAgents` the least recently heard agent is forgotten at once
+ * and counted. That one is then open to a replay of its claims younger than the maximum claim
+ * age: the price of a bound when more agents speak than the cap allows.
  *
  * @example
- * const memory = new ReplayMemory(300_000);
+ * const memory = new ReplayMemory(300_000, { maxAgents: 10_000, sweepNow: Date.now });
  * memory.remember('chorus-dev my-service', { hlc, physicalMs, digest }, Date.now());
  * memory.last('chorus-dev my-service')?.hlc; // hlc
+ * memory.close();
  */
 export class ReplayMemory {
   private readonly stamps = new Map<string, AcceptedStamp>();
+  private readonly maxAgents: number;
+  private evictedCount = 0;
+  private sweepTimer: ReturnType<typeof setTimeout> | null = null;
+  private closed = false;
 
-  /** @param maxClaimAgeMs The observer's maximum claim age (ms). */
-  constructor(private readonly maxClaimAgeMs: number) {}
+  /**
+   * @param maxClaimAgeMs The observer's maximum claim age (ms).
+   * @param options The cap, who hears of evictions, and the clock of the timed sweep.
+   */
+  constructor(
+    private readonly maxClaimAgeMs: number,
+    private readonly options: ReplayMemoryOptions = {},
+  ) {
+    this.maxAgents = options.maxAgents ?? DEFAULT_MAX_AGENTS;
+  }
 
   /** How many agents are remembered (for tests and metrics). */
   get size(): number {
     return this.stamps.size;
+  }
+
+  /** How many agents were forgotten for the cap. */
+  get evicted(): number {
+    return this.evictedCount;
   }
 
   /**
@@ -50,7 +90,8 @@ export class ReplayMemory {
   }
 
   /**
-   * Records an accepted claim, moves its agent to the back, and forgets silent agents.
+   * Records an accepted claim, moves its agent to the back, and forgets silent agents (and the
+   * least recently heard one beyond the cap).
    *
    * @param agentKey The agent (qualified by its cluster).
    * @param stamp The accepted claim's stamp.
@@ -60,6 +101,8 @@ export class ReplayMemory {
     this.stamps.delete(agentKey);
     this.stamps.set(agentKey, stamp);
     this.forgetSilent(nowMs);
+    if (this.stamps.size > this.maxAgents) this.evictOldest();
+    this.armSweep();
   }
 
   /**
@@ -73,4 +116,48 @@ export class ReplayMemory {
       this.stamps.delete(agentKey);
     }
   }
+
+  /** Stops the timed sweep and forgets every agent (the observer's subscription ended). */
+  close(): void {
+    this.closed = true;
+    if (this.sweepTimer !== null) clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
+    this.stamps.clear();
+  }
+
+  private evictOldest(): void {
+    const { value: oldest } = this.stamps.keys().next();
+    if (oldest === undefined) return;
+    this.stamps.delete(oldest);
+    this.evictedCount++;
+    try {
+      this.options.onEvict?.(oldest, this.evictedCount);
+    } catch {
+      // A user function: it must not stop the observer.
+    }
+  }
+
+  /** While any agent is remembered, a timer forgets silent ones; none runs for an empty memory. */
+  private armSweep(): void {
+    const now = this.options.sweepNow;
+    if (now === undefined || this.sweepTimer !== null || this.closed || this.stamps.size === 0) {
+      return;
+    }
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = null;
+      try {
+        this.forgetSilent(now());
+      } catch {
+        // A broken clock forgets nothing this time; the cap still bounds the memory.
+      }
+      this.armSweep();
+    }, sweepIntervalMs(this.maxClaimAgeMs));
+    // Node: an observer's sweep alone must not keep the process alive (browsers have no unref).
+    (this.sweepTimer as { unref?: () => void }).unref?.();
+  }
+}
+
+/** Half the maximum claim age, from 100 ms to one minute: memory goes within age + interval. */
+export function sweepIntervalMs(maxClaimAgeMs: number): number {
+  return Math.min(Math.max(maxClaimAgeMs / 2, 100), 60_000);
 }

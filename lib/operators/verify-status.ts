@@ -1,4 +1,4 @@
-import { defer, map, type OperatorFunction } from 'rxjs';
+import { defer, finalize, map, type OperatorFunction } from 'rxjs';
 import { encodeBase64 } from '../crypto/base64';
 import { verifyAhead } from '../crypto/verify-ahead';
 import { parsePublicKey } from '../crypto/keys';
@@ -9,7 +9,7 @@ import {
   type StatusMessage,
   type StatusVerdict,
 } from '../observers/judge-claim';
-import { ReplayMemory } from '../observers/replay-memory';
+import { DEFAULT_MAX_AGENTS, ReplayMemory } from '../observers/replay-memory';
 import { isToken } from '../protocol/subjects';
 
 export type { StatusMessage, StatusRejectReason, StatusVerdict } from '../observers/judge-claim';
@@ -48,6 +48,17 @@ export interface VerifyStatusOptions {
   readonly maxClaimAgeMs?: number;
   /** The observer's wall clock, ms since the epoch. Default `Date.now`. */
   readonly physicalNow?: () => number;
+  /**
+   * Agents whose last claim each subscription remembers at most (replay memory). Beyond it the
+   * least recently heard agent is forgotten and counted (`onEvict`): a replay of its claims
+   * younger than `maxClaimAgeMs` would then pass. Default 100000.
+   */
+  readonly maxAgents?: number;
+  /**
+   * Told each agent forgotten for `maxAgents`, with the number forgotten so far by this
+   * subscription. A throwing function is ignored.
+   */
+  readonly onEvict?: (evicted: { clusterId: string; agentId: string; count: number }) => void;
 }
 
 /**
@@ -55,8 +66,11 @@ export interface VerifyStatusOptions {
  * reason of PROTOCOL.md section 5.
  *
  * Never errors: junk of any shape is a `schema` rejection. In a browser with WebCrypto's
- * Ed25519, a signed message's verdict comes a moment after it (verified there, in order). Each subscription keeps its own
- * replay memory (one stamp per agent, bounded by the maximum claim age); a rejected claim never
+ * Ed25519, a signed message's verdict comes a moment after it (verified there, in order). Each
+ * subscription keeps its own replay memory (one stamp per agent, at most `maxAgents` of them,
+ * forgotten on a timer once older than the maximum claim age, so it is released with time even
+ * when no claim comes; the timer never keeps the process alive and ends with the subscription);
+ * a rejected claim never
  * changes it.
  *
  * @example
@@ -72,12 +86,28 @@ export function verifyStatus(
   options: VerifyStatusOptions = {},
 ): OperatorFunction<StatusMessage, StatusVerdict> {
   const policy = claimPolicy(options);
+  const maxAgents = positiveInteger('maxAgents', options.maxAgents ?? DEFAULT_MAX_AGENTS);
+  const { onEvict } = options;
+  if (onEvict !== undefined && typeof onEvict !== 'function') {
+    throw new ConfigError('onEvict', 'must be a function');
+  }
   return (messages) =>
     defer(() => {
-      const memory = new ReplayMemory(policy.maxClaimAgeMs);
+      const memory = new ReplayMemory(policy.maxClaimAgeMs, {
+        maxAgents,
+        // Silent agents are forgotten on a timer too: memory goes with time, without input.
+        sweepNow: policy.physicalNow,
+        ...(onEvict && {
+          onEvict: (agentKey: string, count: number) => {
+            const [clusterId, agentId] = agentKey.split(' ');
+            onEvict({ clusterId, agentId, count });
+          },
+        }),
+      });
       return messages.pipe(
         verifyAhead(),
         map((message) => judgeClaim(message, policy, memory)),
+        finalize(() => memory.close()),
       );
     });
 }
@@ -136,6 +166,13 @@ function parseTrustedKeys(
     if (list.length > 0) byAgent.set(agentId, new Set(list.map(encodeBase64)));
   }
   return byAgent;
+}
+
+function positiveInteger(field: string, value: unknown): number {
+  if (!Number.isSafeInteger(value) || (value as number) < 1) {
+    throw new ConfigError(field, `must be a positive integer, got ${String(value)}`);
+  }
+  return value as number;
 }
 
 /** A duration option: a finite number of ms, not negative (finite keeps the memory bounded). */

@@ -12,6 +12,7 @@ import {
   type Unsubscribable,
 } from 'rxjs';
 import {
+  beatCounterOf,
   elapsedSince,
   IndexedBudget,
   sharedBudgetIndexOf,
@@ -41,8 +42,9 @@ export interface WithinBeatsConfig<O extends ObservableInput<unknown> = Observab
   /** The beats to count, e.g. a client's `beat$` (or `downbeat$`: still counted in beats). */
   beat$: Observable<CountedBeat>;
   /**
-   * The beat index counted from (an integer), usually the current beat. When left out, the first
-   * beat delivered after subscription counts as the first elapsed one.
+   * The beat index counted from (an integer), usually the current beat. When left out: on a
+   * client's `beat$` or `downbeat$`, the client's current beat (once it has one); on any other
+   * stream, the first beat delivered after subscription counts as the first elapsed one.
    */
   startBeat?: number;
   /** Makes the Observable to switch to when the budget expires, instead of erroring. */
@@ -53,10 +55,12 @@ export interface WithinBeatsConfig<O extends ObservableInput<unknown> = Observab
  * Mirrors the source until `beats` beats have elapsed, then unsubscribes it and errors with
  * `BeatBudgetExceededError` (or switches to `with(info)`).
  *
- * Beats are counted by index (PROTOCOL.md section 9): `max(1, index difference)` between two
- * delivered beats, one across a timeline reset, whatever stream is passed, so
- * `withinBeats(8, client.downbeat$)` is eight beats, seen at downbeat granularity (it expires on
- * the first downbeat at which eight or more beats have elapsed). Tempo does not matter.
+ * Beats are counted by index (docs/protocol.md section 9): `max(1, index difference)` between
+ * two delivered beats, one across a timeline reset, whatever stream is passed. On a client's
+ * `beat$` or `downbeat$` a budget counts from the client's current beat, and on `downbeat$`
+ * every beat the client delivers counts, so `withinBeats(8, client.downbeat$)` is eight beats,
+ * seen at downbeat granularity (it expires on the first downbeat at which eight or more beats
+ * have elapsed: less than a bar late). Tempo does not matter.
  * When `beat$` completes first the result errors with `BeatSourceClosedError`; when `beat$`
  * errors, its error passes through. A budget that is not a positive integer (or a `startBeat`
  * that is not an integer) is a `RangeError` notification on subscription. Completion, error or
@@ -161,7 +165,7 @@ class BeatBudget<T, O extends ObservableInput<unknown>>
       this.waiting = index;
       index.add(this);
     } else {
-      const own = (this.waiting = new OwnBeatCount(this));
+      const own = (this.waiting = new OwnBeatCount(this, beatCounterOf(beat$)));
       own.listen(beat$);
     }
   }
@@ -212,14 +216,32 @@ class BeatBudget<T, O extends ObservableInput<unknown>>
   }
 }
 
-/** A budget's own subscription to a beat stream that is not shared, and its own count. */
+/**
+ * A budget's own subscription to a beat stream that is not shared, and its own count: by the
+ * indexes it sees, or, on a stream that sees only some of a client's beats (its `downbeat$`),
+ * by the client's count of every beat since the current one.
+ */
 class OwnBeatCount implements Observer<CountedBeat> {
   private lastIndex: number | undefined;
   private elapsed = 0;
   private stopped = false;
   private subscription: Subscription | null = null;
+  /** The client's count, and its value when the budget started; null: count by index. */
+  private readonly counter: { index: SharedBudgetIndex; from: number } | null = null;
 
-  constructor(private readonly budget: IndexedBudget) {
+  constructor(
+    private readonly budget: IndexedBudget,
+    counter: SharedBudgetIndex | undefined,
+  ) {
+    // A startBeat of the caller's own, other than the current beat, is counted by index.
+    if (
+      counter &&
+      !counter.ended &&
+      (budget.startBeat === undefined || budget.startBeat === counter.current)
+    ) {
+      budget.startBeat ??= counter.current;
+      this.counter = { index: counter, from: counter.elapsed };
+    }
     this.lastIndex = budget.startBeat;
   }
 
@@ -239,7 +261,11 @@ class OwnBeatCount implements Observer<CountedBeat> {
     if (this.stopped) return;
     const { budget } = this;
     budget.startBeat ??= beat.beat_index - 1;
-    this.elapsed += elapsedSince(this.lastIndex, beat);
+    // The client has counted this beat already: the count may not have moved (a beat delivered
+    // as the budget started), or moved by beats this stream never showed.
+    this.elapsed = this.counter
+      ? this.counter.index.elapsed - this.counter.from
+      : this.elapsed + elapsedSince(this.lastIndex, beat);
     this.lastIndex = beat.beat_index;
     if (this.elapsed >= budget.budget) budget.expire(beat.beat_index);
   }

@@ -9,6 +9,7 @@ import {
 import { Subject, type Observable } from 'rxjs';
 import { ConnectionError } from '../errors';
 import type { Logger } from '../config';
+import { describeError } from '../observability/logger';
 import { Backoff } from './backoff';
 import { abortConnection, connectNats } from './dial';
 
@@ -68,6 +69,7 @@ export class NatsLink {
   private reconnectCount = 0;
   private dialsSinceDisconnect = 0;
   private lastFailure: string | null = null;
+  private faultCount = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private wakeRetry: (() => void) | null = null;
   /** Abandons the dial in progress at close(). */
@@ -121,6 +123,11 @@ export class NatsLink {
     return this.reconnectCount;
   }
 
+  /** Failures of the bodies nats.js runs, caught and counted (metrics().errors). */
+  get faults(): number {
+    return this.faultCount;
+  }
+
   /** Why the link is down for good, or null. */
   get failure(): string | null {
     return this.lastFailure;
@@ -148,7 +155,10 @@ export class NatsLink {
       };
       const deadline = setTimeout(() => settle('unreachable'), options.connectTimeoutMs);
       this.settleOpen = settle;
-      void this.dialLoop(options, settle);
+      this.dialLoop(options, settle).catch((error: unknown) => {
+        this.fault(error, 'dial loop');
+        settle('unreachable');
+      });
     });
   }
 
@@ -227,13 +237,15 @@ export class NatsLink {
     this.eventsSubject.next({ type: 'connected', connection: nc });
     const feed = nc.status();
     this.statusFeed = feed;
-    void this.watchStatus(feed);
-    void nc.closed().then((err) => {
-      this.up = false;
-      if (!this.closing) {
-        this.giveUp(err ? `NATS connection closed: ${err.message}` : 'NATS connection closed');
-      }
-    });
+    this.watchStatus(feed).catch((error: unknown) => this.fault(error, 'status feed'));
+    nc.closed()
+      .then((err) => {
+        this.up = false;
+        if (!this.closing) {
+          this.giveUp(err ? `NATS connection closed: ${err.message}` : 'NATS connection closed');
+        }
+      })
+      .catch((error: unknown) => this.fault(error, 'connection closed'));
   }
 
   private async watchStatus(feed: AsyncIterable<Status>): Promise<void> {
@@ -288,6 +300,18 @@ export class NatsLink {
           break;
       }
     }
+  }
+
+  /**
+   * A body nats.js runs (the dial loop, the status feed) failed: counted and logged, never left
+   * as an unhandled rejection that would end the process.
+   */
+  private fault(error: unknown, where: string): void {
+    this.faultCount++;
+    this.options?.logger.error(
+      { err: describeError(error), where },
+      'backbeat: internal fault in the NATS link; carrying on',
+    );
   }
 
   private giveUp(reason: string): void {

@@ -21,8 +21,11 @@ import {
 } from 'nats';
 import { CLAIM_HEADERS } from '../claims/claim-headers';
 import { silentLogger, type Logger, type StatusDelivery } from '../config';
-import { ClientStateError } from '../errors';
+import { ClientStateError, ConnectionError, StatusClaimDroppedError } from '../errors';
+import { describeError } from '../observability/logger';
 import { publishUntilAcknowledged, type JetStreamRetryPolicy } from './jetstream-publish';
+
+export { StatusClaimDroppedError };
 
 /** A message to publish: a `SealedClaim` is one. */
 export interface OutgoingClaim {
@@ -70,32 +73,6 @@ export interface StatusPublisherMetrics {
   readonly dropped: number;
   /** JetStream: attempts after a claim's first one. Always 0 for core. */
   readonly retries: number;
-}
-
-/**
- * A JetStream claim was given up before the stream acknowledged it: pushed out of a full
- * buffer by newer claims (`'buffer-full'`), or still waiting when the client stopped
- * (`'stopped'`). It may still have been stored.
- *
- * @example
- * ```ts
- * await client.emitStatusClaim({ state: 'done', beatsLeft: 0, progress: 1 }).catch((err) => {
- *   if (err instanceof StatusClaimDroppedError) console.warn(`claim given up: ${err.reason}`);
- * });
- * ```
- */
-export class StatusClaimDroppedError extends ClientStateError {
-  /** @param reason `'buffer-full'` or `'stopped'`. */
-  constructor(
-    /** Why it was given up: pushed out of a full buffer, or still waiting at `stop()`. */
-    readonly reason: 'buffer-full' | 'stopped',
-  ) {
-    super(
-      reason === 'buffer-full'
-        ? 'status claim dropped: newer claims filled the status buffer before it was acknowledged'
-        : 'status claim dropped: the client stopped before it was acknowledged',
-    );
-  }
 }
 
 /** One claim not yet settled (sent, acknowledged or dropped). */
@@ -169,10 +146,12 @@ export class StatusPublisher {
     if (this.options.followStatus === false) return;
     const feed = nc.status();
     this.statusFeed = feed;
-    void this.follow(nc, feed);
-    void nc.closed().then(() => {
-      if (this.nc === nc) this.connectionDown();
-    });
+    this.follow(nc, feed).catch((error: unknown) => this.fault(error));
+    nc.closed()
+      .then(() => {
+        if (this.nc === nc) this.connectionDown();
+      })
+      .catch((error: unknown) => this.fault(error));
     if (nc.isClosed()) this.connectionDown();
     else this.connectionUp();
   }
@@ -217,8 +196,8 @@ export class StatusPublisher {
    * Publishes one claim, after every claim published before it.
    *
    * @param claim The subject, exact payload bytes and headers.
-   * @return Core: resolves once handed to nats.js or queued; rejects with nats.js's error when
-   * it refuses the publish. JetStream: resolves once the stream acknowledges it; rejects with
+   * @return Core: resolves once handed to nats.js or queued; rejects with ConnectionError (nats.js's
+   * error as its cause) when it refuses the publish. JetStream: resolves once the stream acknowledges it; rejects with
    * StatusClaimDroppedError when it is dropped first. Rejects with ClientStateError once
    * `drain` has begun.
    */
@@ -326,7 +305,11 @@ export class StatusPublisher {
     } catch (error) {
       this.counts.errors++;
       this.logger.warn({ err: error, subject: claim.subject }, 'status claim not published');
-      return error instanceof Error ? error : new Error(String(error));
+      // nats.js's refusal (a closed connection, a payload over the server's limit), kept as
+      // the cause of an error of the SDK's own.
+      return new ConnectionError(`NATS refused the status claim: ${describeError(error)}`, {
+        cause: error,
+      });
     }
   }
 
@@ -358,7 +341,13 @@ export class StatusPublisher {
   private work(): void {
     if (this.working || this.options.delivery !== 'jetstream') return;
     this.working = true;
-    void this.deliverJetStream();
+    this.deliverJetStream().catch((error: unknown) => this.fault(error));
+  }
+
+  /** A loop nats.js drives failed: counted as an error, never an unhandled rejection. */
+  private fault(error: unknown): void {
+    this.counts.errors++;
+    this.logger.warn({ err: describeError(error) }, 'status publisher: internal fault');
   }
 
   /** The delivery loop; clears `working` in the same turn as it finds nothing left to do. */

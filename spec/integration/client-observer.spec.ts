@@ -88,13 +88,17 @@ describe('the client as an observer', () => {
     await client.start();
     const delivered = record(client.beat$);
     const first = nextBeat(client, (beat) => beat.source === 'pulse');
-    publishFrame(raw, CLUSTER, json(beatFrame(CLUSTER, 'p', 10)));
+    // A slow tempo (a 10 s period): however loaded the machine, pulse 'p' stays followed and
+    // no synthetic beat comes between these frames.
+    const frame = (pulseId: string, index: number) =>
+      json(beatFrame(CLUSTER, pulseId, index, { tempo_bpm: 6 }));
+    publishFrame(raw, CLUSTER, frame('p', 10));
     await first;
-    publishFrame(raw, CLUSTER, json(beatFrame(CLUSTER, 'p', 10))); // a duplicate: behind
-    publishFrame(raw, CLUSTER, json(beatFrame(CLUSTER, 'p', 9))); // older: behind
+    publishFrame(raw, CLUSTER, frame('p', 10)); // a duplicate: behind
+    publishFrame(raw, CLUSTER, frame('p', 9)); // older: behind
     publishFrame(raw, CLUSTER, new TextEncoder().encode('{')); // not-json
-    publishFrame(raw, CLUSTER, json(beatFrame(CLUSTER, 'other', 11))); // other-pulse
-    publishFrame(raw, CLUSTER, json(beatFrame(CLUSTER, 'p', 11)));
+    publishFrame(raw, CLUSTER, frame('other', 11)); // other-pulse
+    publishFrame(raw, CLUSTER, frame('p', 11));
     await clientHasSeen(raw, client);
     const { beats } = client.metrics();
     const rejected = Object.entries(beats.rejected)

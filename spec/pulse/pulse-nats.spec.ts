@@ -61,7 +61,7 @@ describe('startPulse against nats-server', () => {
     await server.stop();
   });
 
-  it('publishes signed frames that the frame judge accepts, one per consecutive beat', async () => {
+  it('publishes signed frames that the frame judge accepts, one per beat, in order', async () => {
     const keyPair = generateSigningKey();
     const next = inbox(subscriber.subscribe(beatSubject(CLUSTER)));
     await subscriber.flush();
@@ -81,10 +81,10 @@ describe('startPulse against nats-server', () => {
       expect(verdict.hlcSkew).toBe(false);
       frames.push(verdict.frame);
     }
-    const first = frames[0].beat_index;
-    expect(frames.map((frame) => frame.beat_index)).toEqual(
-      [0, 1, 2, 3, 4, 5].map((k) => first + k),
-    );
+    // Strictly increasing, not consecutive: a pulse held up by a loaded machine skips the slots
+    // that passed (its absolute schedule, checked slot by slot on fake time in pulse.spec.ts).
+    const indexes = frames.map((frame) => frame.beat_index);
+    for (let k = 1; k < indexes.length; k++) expect(indexes[k]).toBeGreaterThan(indexes[k - 1]);
     expect(frames.every((frame) => frame.pulse_id === pulse!.pulseId)).toBe(true);
     expect(frames.map((frame) => frame.phase)).toEqual(
       frames.map((frame) => ['plan', 'work', 'work'][frame.beat_index % 3]),

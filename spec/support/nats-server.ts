@@ -338,6 +338,22 @@ export interface NatsClusterHandle {
 export async function startNatsCluster(
   options: { size?: number; jetstream?: boolean; config?: string; readyTimeoutMs?: number } = {},
 ): Promise<NatsClusterHandle> {
+  try {
+    return await startNatsClusterOnce(options);
+  } catch {
+    // nats-server 2.9 can lose a route to a duplicate-route race at start and then never elect
+    // a JetStream metadata leader ("Waiting for routing to be established..."): a fresh
+    // cluster on new ports, once. A second failure is reported with its logs.
+    return startNatsClusterOnce(options);
+  }
+}
+
+async function startNatsClusterOnce(options: {
+  size?: number;
+  jetstream?: boolean;
+  config?: string;
+  readyTimeoutMs?: number;
+}): Promise<NatsClusterHandle> {
   const size = options.size ?? 3;
   const ports = await freePorts(size * 2);
   const clientPorts = ports.slice(0, size);

@@ -3,7 +3,7 @@
  * connection. What nats.js and the server do is tested in spec/integration/status-*.spec.ts.
  */
 import type { NatsConnection, Status } from 'nats';
-import { ClientStateError } from '../../lib/errors';
+import { ClientStateError, ConnectionError } from '../../lib/errors';
 import {
   StatusClaimDroppedError,
   StatusPublisher,
@@ -206,7 +206,10 @@ describe('StatusPublisher, core delivery', () => {
     const publisher = new StatusPublisher({ delivery: 'core', bufferSize: 8 });
     publisher.attach(fake.connection);
     fake.refusePublish = new Error('CONNECTION_CLOSED');
-    await expect(publisher.publish(claim(1))).rejects.toThrow('CONNECTION_CLOSED');
+    const refused: unknown = await publisher.publish(claim(1)).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ConnectionError);
+    expect((refused as ConnectionError).message).toMatch(/CONNECTION_CLOSED/);
+    expect((refused as ConnectionError).cause).toBe(fake.refusePublish);
     expect(publisher.metrics()).toMatchObject({ emitted: 0, errors: 1 });
   });
 
@@ -323,7 +326,7 @@ describe('StatusPublisher, JetStream delivery', () => {
     publisher.attach(fake.connection);
     const [first, second, third, fourth] = await Promise.all(results);
     expect(first).toBeInstanceOf(StatusClaimDroppedError);
-    expect(first).toMatchObject({ reason: 'buffer-full', code: 'BACKBEAT_CLIENT_STATE' });
+    expect(first).toMatchObject({ reason: 'buffer-full', code: 'BACKBEAT_STATUS_CLAIM_DROPPED' });
     expect(second).toBeInstanceOf(StatusClaimDroppedError);
     expect([third, fourth]).toEqual(['ack', 'ack']);
     expect(fake.jsSent.map((sent) => sent.data)).toEqual(['claim-3', 'claim-4']);

@@ -36,20 +36,22 @@ async function main(): Promise<void> {
     }
   }
 
-  const agent = await runSimpleAgent({ natsUrl, clusterId, print, connectTimeoutMs: 1000 });
-  print('press Ctrl-C to stop');
-
+  // The agent prints beats as soon as it follows the pulse, before start() has resolved: the
+  // signal handlers go in first, so that a signal at any time stops everything cleanly.
+  const agent = runSimpleAgent({ natsUrl, clusterId, print, connectTimeoutMs: 1000 });
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    await agent.stop();
+    await (await agent).stop();
     await pulse?.stop();
     await server?.stop();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
+  await agent;
+  print('press Ctrl-C to stop');
 }
 
 void main();

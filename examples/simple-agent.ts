@@ -105,9 +105,9 @@ export async function runSimpleAgent(options: SimpleAgentOptions): Promise<Simpl
 if (require.main === module) {
   const natsUrl = process.env.NATS_URL ?? 'nats://localhost:4222';
   const clusterId = process.env.BACKBEAT_CLUSTER ?? 'chorus-dev';
-  void runSimpleAgent({ natsUrl, clusterId }).then((agent) => {
-    const quit = () => void agent.stop().then(() => process.exit(0));
-    process.once('SIGINT', quit);
-    process.once('SIGTERM', quit);
-  });
+  // Handlers first: the agent may print (and be signalled) before start() has resolved.
+  const agent = runSimpleAgent({ natsUrl, clusterId });
+  const quit = () => void agent.then((running) => running.stop()).then(() => process.exit(0));
+  process.once('SIGINT', quit);
+  process.once('SIGTERM', quit);
 }

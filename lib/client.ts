@@ -10,21 +10,18 @@ import {
 } from 'rxjs';
 import type { Beat } from './beats/beat';
 import { BeatCallbacks } from './beats/beat-callbacks';
-import {
-  registerCountedBeatSource,
-  registerSharedBeatSource,
-  SharedBudgetIndex,
-} from './beats/budget-index';
+import { clientBeats } from './beats/client-beats';
 import { ClientBudgets } from './beats/client-budgets';
-import { BeatEngine } from './beats/engine';
-import { FrameIntake } from './beats/frame-intake';
-import { ClaimFlow, registerClaimFlow } from './claims/claim-flow';
+import type { BeatEngine } from './beats/engine';
+import type { ClaimFlow } from './claims/claim-flow';
+import { clientClaims } from './claims/client-claims';
 import { carriedWallClock } from './clock/carried-wall-clock';
 import { HybridLogicalClock } from './clock/hlc';
 import { monotonicNow } from './clock/monotonic-now';
 import { resolveConfig, type ClientConfig, type Config, type ResolvedConfig } from './config';
 import { ConfigError } from './errors';
 import { ClientConnection } from './lifecycle/connection';
+import type { ClientRuntime, StopOptions } from './lifecycle/options';
 import { ErrorLog } from './observability/error-log';
 import type { HealthStatus } from './observability/health';
 import { guardLogger } from './observability/logger';
@@ -33,11 +30,10 @@ import { ClientSnapshots } from './observability/snapshots';
 import { StateLog } from './observability/state-log';
 import { emitStatus } from './operators/emit-status';
 import type { StatusVerdict } from './operators/verify-status';
-import type { ClientRuntime, StopOptions } from './lifecycle/options';
 import { clientStatusClaims, type StatusClaimsOptions } from './observers/status-claims';
 import { beatIndexToLegacy, legacyToBeatIndex } from './protocol/legacy';
 import type { StatusClaim, StatusClaimInput } from './protocol/status-claim';
-import { StatusPublisher } from './transport/status-publisher';
+import type { StatusPublisher } from './transport/status-publisher';
 
 export type { ClientRuntime, StopOptions } from './lifecycle/options';
 export type { StatusClaimsOptions } from './observers/status-claims';
@@ -101,98 +97,58 @@ export class BackbeatClient implements AsyncDisposable {
       ...resolved,
       logger: guardLogger(resolved.logger, (err) => errors.note(err, 'LOGGER')),
     });
-    const { clusterId, agentId, logger } = this.config;
+    const { logger } = this.config;
     const noteError = (err: unknown, code: string) => errors.note(err, code);
     this.carriedNow = carriedWallClock({ wallNow, monoNow });
-    this.clock = new HybridLogicalClock(agentId, {
+    this.clock = new HybridLogicalClock(this.config.agentId, {
       maxSkewMs: this.config.maxClockSkewMs,
       physicalNow: this.carriedNow,
     });
-    const budgetIndex = new SharedBudgetIndex();
-    this.engine = new BeatEngine({
-      clusterId,
-      agentId,
-      jitterToleranceMs: this.config.jitterToleranceMs,
-      beatsPerBar: this.config.beatsPerBar,
-      fallbackTempoBpm: this.config.fallbackTempoBpm,
-      clock: this.clock,
-      scheduler: runtime.scheduler,
-      now: monoNow,
-      // Frames' lateness (staleness, timeDriftMs) is read against the carried wall clock, so a
-      // local wall-clock step undone within a minute does not make fresh frames look stale.
-      wallNow: this.carriedNow,
-      // Plain calls, not subscriptions: the budgets see each beat before any user does, and the
-      // health refresh waits until every user has had it.
-      leadObserver: budgetIndex,
-      afterDelivery: () => this.snapshots.refresh(),
-    });
-    const intake = new FrameIntake(
-      this.engine,
-      {
-        clusterId,
-        acceptLegacyFrames: this.config.acceptLegacyFrames,
-        trustedPulseKeys: this.config.trustedPulseKeys,
-        maxClockSkewMs: this.config.maxClockSkewMs,
-        physicalNow: this.carriedNow,
-        legacy: () => {
-          const { beatsPerBar, tempoBpm } = this.engine.state;
-          return { beatsPerBar, tempoBpm, hlc: this.clock.tick() };
-        },
-      },
-      logger,
+    const beats = clientBeats(
+      this.config,
+      { clock: this.clock, scheduler: runtime.scheduler, monoNow, carriedNow: this.carriedNow },
+      () => this.snapshots.refresh(),
     );
-    this.publisher = new StatusPublisher({
-      delivery: this.config.statusDelivery,
-      bufferSize: this.config.statusBufferSize,
-      logger,
-      // The link is the one source of connection state: the connection tells the publisher.
-      followStatus: false,
-    });
-    this.beat$ = this.engine.beats$;
-    this.downbeat$ = this.engine.downbeats$;
-    this.claims = new ClaimFlow({
-      clusterId,
-      agentId,
-      signingKey: this.config.signingKey,
-      bufferSize: this.config.statusBufferSize,
-      tick: () => this.clock.tick(),
-      currentBeat: () => this.engine.lastBeat,
-      beat$: this.beat$,
-      publisher: this.publisher,
-      assertRunning: (what) => this.connection.assertRunning(what),
-      logger,
-      onInvalid: (err) => noteError(err, 'STATUS_CLAIM_INVALID'),
-    });
-    registerClaimFlow(this, this.claims);
-    registerSharedBeatSource(this.beat$, budgetIndex);
+    const { engine } = beats;
+    this.engine = engine;
+    this.beat$ = engine.beats$;
+    this.downbeat$ = engine.downbeats$;
+    ({ claims: this.claims, publisher: this.publisher } = clientClaims(
+      this,
+      this.config,
+      this.beat$,
+      {
+        tick: () => this.clock.tick(),
+        currentBeat: () => engine.lastBeat,
+        assertRunning: (what) => this.connection.assertRunning(what),
+        noteError,
+      },
+    ));
     const stateLog = new StateLog({
-      clusterId,
+      clusterId: this.config.clusterId,
       logger,
       wallNow,
       server: () => this.connection.link?.connection?.getServer(),
     });
-    registerCountedBeatSource(this.downbeat$, budgetIndex);
     this.budgets = new ClientBudgets(this.beat$, () => this.engine.state.currentBeat);
     this.callbacks = new BeatCallbacks(logger, noteError);
-    const internal: Subscription[] = [];
     this.connection = new ClientConnection({
       config: this.config,
       monoNow,
       engine: this.engine,
-      intake,
+      intake: beats.intake,
       publisher: this.publisher,
       stateLog,
       noteError,
       refreshHealth: () => this.snapshots.refresh(),
-      onBeatsEnded: () => internal.forEach((subscription) => subscription.unsubscribe()),
+      onBeatsEnded: () => this.snapshots.stopLogging(),
       onStopped: () => this.snapshots.complete(),
     });
     this.snapshots = new ClientSnapshots({
-      engine: this.engine,
-      intake,
+      beats,
+      beat$: this.beat$,
       publisher: this.publisher,
       claims: this.claims,
-      budgetIndex,
       budgets: this.budgets,
       callbacks: this.callbacks,
       errors,
@@ -200,10 +156,6 @@ export class BackbeatClient implements AsyncDisposable {
       stateLog,
     });
     this.health$ = this.snapshots.health$;
-    internal.push(
-      this.snapshots.changes$.subscribe((health) => stateLog.health(health)),
-      this.beat$.subscribe((beat) => stateLog.beat(beat)),
-    );
   }
 
   /**

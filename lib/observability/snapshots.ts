@@ -1,12 +1,11 @@
 /**
  * A client's snapshots: `health()`, `health$` and `metrics()`, assembled from its parts.
  */
-import { defer, startWith, Subject, type Observable } from 'rxjs';
+import { defer, startWith, Subject, type Observable, type Subscription } from 'rxjs';
+import type { Beat } from '../beats/beat';
 import type { BeatCallbacks } from '../beats/beat-callbacks';
-import type { SharedBudgetIndex } from '../beats/budget-index';
+import type { ClientBeats } from '../beats/client-beats';
 import type { ClientBudgets } from '../beats/client-budgets';
-import type { BeatEngine } from '../beats/engine';
-import type { FrameIntake } from '../beats/frame-intake';
 import type { ClaimFlow } from '../claims/claim-flow';
 import type { ClientConnection } from '../lifecycle/connection';
 import type { StatusPublisher } from '../transport/status-publisher';
@@ -17,11 +16,10 @@ import type { StateLog } from './state-log';
 
 /** The parts a client's snapshots read. */
 export interface SnapshotSources {
-  readonly engine: BeatEngine;
-  readonly intake: FrameIntake;
+  readonly beats: ClientBeats;
+  readonly beat$: Observable<Beat>;
   readonly publisher: StatusPublisher;
   readonly claims: ClaimFlow;
-  readonly budgetIndex: SharedBudgetIndex;
   readonly budgets: ClientBudgets;
   readonly callbacks: BeatCallbacks;
   readonly errors: ErrorLog;
@@ -29,24 +27,32 @@ export interface SnapshotSources {
   readonly stateLog: StateLog;
 }
 
+/** A client's health and metrics; it also tells the state log of each change and beat. */
 export class ClientSnapshots {
   /** The current health, then each change; completes at `complete()`. */
   readonly health$: Observable<HealthStatus>;
   private readonly changes = new Subject<HealthStatus>();
   private last: HealthStatus;
+  private readonly logging: Subscription[];
 
   constructor(private readonly sources: SnapshotSources) {
     this.last = this.health();
     this.health$ = defer(() => this.changes.pipe(startWith(this.health())));
+    const { stateLog } = sources;
+    this.logging = [
+      this.changes.subscribe((health) => stateLog.health(health)),
+      sources.beat$.subscribe((beat) => stateLog.beat(beat)),
+    ];
   }
 
-  /** Each change of health, without the current one first. */
-  get changes$(): Observable<HealthStatus> {
-    return this.changes.asObservable();
+  /** Ends what the state log follows (at stop(), once the beats have ended). */
+  stopLogging(): void {
+    for (const subscription of this.logging) subscription.unsubscribe();
   }
 
   health(): HealthStatus {
-    const { engine, connection, stateLog } = this.sources;
+    const { beats, connection, stateLog } = this.sources;
+    const { engine } = beats;
     const { link } = connection;
     const state = engine.state;
     return Object.freeze({
@@ -66,7 +72,8 @@ export class ClientSnapshots {
 
   /** Emits on `health$` when what it reports has changed; cheap when nothing has. */
   refresh(): void {
-    const { engine, connection } = this.sources;
+    const { beats, connection } = this.sources;
+    const { engine } = beats;
     const key = {
       connected: connection.link?.connected ?? false,
       localDegradation: engine.degraded,
@@ -83,8 +90,8 @@ export class ClientSnapshots {
   }
 
   metrics(): ClientMetrics {
-    const { engine, intake, publisher, claims, budgets, callbacks, errors, connection } =
-      this.sources;
+    const { beats, publisher, claims, budgets, callbacks, errors, connection } = this.sources;
+    const { engine, intake } = beats;
     const { link } = connection;
     const { counters } = engine.state;
     const status = publisher.metrics();
@@ -117,7 +124,7 @@ export class ClientSnapshots {
         created: budgets.created,
         completed: budgets.completed,
         timedOut: budgets.timedOut,
-        pending: this.sources.budgetIndex.size,
+        pending: beats.budgetIndex.size,
       },
       errors: {
         total: errors.count + status.errors + (link?.faults ?? 0),

@@ -1,5 +1,5 @@
-import type { ClientConnection } from '../lifecycle/connection';
 import { defer, takeUntil, type Observable } from 'rxjs';
+import type { ClientConnection } from '../lifecycle/connection';
 import {
   verifyStatus,
   type StatusVerdict,

@@ -22,7 +22,7 @@ import {
   type JudgedFrame,
 } from './engine-types';
 import { rfc3339Ms } from './deadline';
-import { PulseGrid } from './grid';
+import { FollowedGrid } from './grid';
 import { beatFromFrame, syntheticBeat } from './make-beat';
 import { latestSlotAt, periodMs, slotDueMs } from './schedule';
 import { LatenessReference } from './staleness';
@@ -52,7 +52,7 @@ interface SyntheticSchedule {
 /**
  * Merges judged pulse frames with a synthetic clock into one timeline of beats: strictly
  * increasing indexes (except at a flagged timeline reset), pulse lock, stale frames dropped,
- * the pulse's grid kept on the monotonic clock ({@link PulseGrid}: a frame held up does not
+ * the pulse's grid kept on the monotonic clock (`PulseGrid`: a frame held up does not
  * move it), degradation `period + jitterToleranceMs` after the last beat was due on it,
  * synthetic beats on it, recovery on the first fresh pulse frame, and a new timeline at 0 after
  * index 2^53−1 (PROTOCOL.md section 9).
@@ -100,10 +100,7 @@ export class BeatEngine {
    * or a synthetic slot's due time.
    */
   private lastDueMs: number | null = null;
-  /** The pulse's grid, null before the first frame; its pulse and bar length. */
-  private grid: PulseGrid | null = null;
-  private gridPulseId = '';
-  private gridBeatsPerBar = 0;
+  private readonly grid = new FollowedGrid();
   /** The lateness reference of the last followed pulse (kept through a degradation). */
   private lateness: LatenessReference | null = null;
   private lastIndex: number | null = null;
@@ -218,7 +215,7 @@ export class BeatEngine {
   /**
    * Pushes an accepted frame of the judge (received now). Unless refused (`other-pulse`, or
    * `stale-frame`: see {@link LatenessReference}), it places the frame on the pulse's grid
-   * ({@link PulseGrid}; legacy frames restart it), re-bases the schedule (the last delivered
+   * (`PulseGrid`; legacy frames restart it), re-bases the schedule (the last delivered
    * beat is due at its time on the grid), sets the tempo and bar length, ends any degradation,
    * and, for a pulse frame not flagged `hlcSkew`, merges its `hlc` into the clock, whether or
    * not it is then delivered. Legacy frames count as pulse frames for all of this except the
@@ -302,40 +299,21 @@ export class BeatEngine {
     return true;
   }
 
-  /**
-   * Places a followed frame on the grid, restarting it from the frame on a tempo or bar-length
-   * change, a pulse switch, a timeline reset, a legacy frame (due at its arrival), or three
-   * frames in a row more than the tolerance late.
-   */
   private placeOnGrid(
     judged: JudgedFrame,
     now: number,
     period: number,
     timelineReset: boolean,
   ): void {
-    const { frame, source } = judged;
-    const grid = this.grid;
-    if (
-      grid === null ||
-      source === 'legacy' ||
-      timelineReset ||
-      grid.period !== period ||
-      this.gridBeatsPerBar !== frame.beats_per_bar ||
-      this.gridPulseId !== frame.pulse_id
-    ) {
-      this.grid = new PulseGrid(period);
-      this.grid.restart(frame.beat_index, now);
-      this.gridPulseId = frame.pulse_id;
-      this.gridBeatsPerBar = frame.beats_per_bar;
-      this.counters.gridRestarts++;
-    } else if (grid.add(frame.beat_index, now, this.toleranceMs)) {
+    const restart = judged.source === 'legacy' || timelineReset;
+    if (this.grid.place(judged.frame, restart, now, period, this.toleranceMs)) {
       this.counters.gridRestarts++;
     }
   }
 
   /** When beat `index` is due on the grid (there is one once a frame was followed). */
   private gridDue(index: number): number {
-    return this.grid === null ? this.now() : this.grid.dueOf(index);
+    return this.grid.dueOf(index) ?? this.now();
   }
 
   /** What a frame leaves to do once its beat is delivered: off the path to subscribers. */
@@ -429,7 +407,7 @@ export class BeatEngine {
       // renumbered, not restarted). Computed without forming an index beyond 2^53−1.
       beatIndex = skipped - (MAX_BEAT_INDEX - this.lastIndex);
       timelineReset = true;
-      this.grid?.renumber(-(MAX_BEAT_INDEX + 1));
+      this.grid.renumber(-(MAX_BEAT_INDEX + 1));
     }
     schedule.slot = slot;
     this.lastDueMs = slotDueMs(schedule.anchorMs, schedule.period, slot);

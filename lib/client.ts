@@ -2,109 +2,41 @@
  * The client: wires the parts together and runs their lifecycle. Data flows one way:
  * NATS bytes → the frame judge → the beat engine → `beat$` → subscribers, budgets, claims.
  */
-import type { NatsConnection, NatsError, Subscription as NatsSubscription } from 'nats';
 import {
-  defer,
-  firstValueFrom,
-  lastValueFrom,
-  Subject,
-  startWith,
-  takeUntil,
-  tap,
   type MonoTypeOperatorFunction,
   type Observable,
   type OperatorFunction,
-  type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import { FrameIntake } from './beats/frame-intake';
-import { BeatEngine } from './beats/engine';
 import type { Beat } from './beats/beat';
-import {
-  registerCountedBeatSource,
-  registerSharedBeatSource,
-  SharedBudgetIndex,
-} from './beats/budget-index';
-import { ClaimFlow, registerClaimFlow } from './claims/claim-flow';
+import { BeatCallbacks } from './beats/beat-callbacks';
+import { clientBeats } from './beats/client-beats';
+import { ClientBudgets } from './beats/client-budgets';
+import type { BeatEngine } from './beats/engine';
+import type { ClaimFlow } from './claims/claim-flow';
+import { clientClaims } from './claims/client-claims';
 import { carriedWallClock } from './clock/carried-wall-clock';
 import { HybridLogicalClock } from './clock/hlc';
 import { monotonicNow } from './clock/monotonic-now';
 import { resolveConfig, type ClientConfig, type Config, type ResolvedConfig } from './config';
-import {
-  BackbeatError,
-  BeatBudgetExceededError,
-  BeatSourceClosedError,
-  ClientStateError,
-  ConfigError,
-  ConnectionError,
-} from './errors';
-import { healthChanged, type HealthStatus } from './observability/health';
-import { describeError, guardLogger } from './observability/logger';
-import type { ClientMetrics, LastError } from './observability/metrics';
+import { ConfigError } from './errors';
+import { ClientConnection } from './lifecycle/connection';
+import type { ClientRuntime, StopOptions } from './lifecycle/options';
+import { ErrorLog } from './observability/error-log';
+import type { HealthStatus } from './observability/health';
+import { guardLogger } from './observability/logger';
+import type { ClientMetrics } from './observability/metrics';
+import { ClientSnapshots } from './observability/snapshots';
 import { StateLog } from './observability/state-log';
-import { RecentSummary } from './observability/summary';
 import { emitStatus } from './operators/emit-status';
-import {
-  verifyStatus,
-  type StatusVerdict,
-  type VerifyStatusOptions,
-} from './operators/verify-status';
-import { withinBeats } from './operators/within-beats';
+import type { StatusVerdict } from './operators/verify-status';
+import { clientStatusClaims, type StatusClaimsOptions } from './observers/status-claims';
 import { beatIndexToLegacy, legacyToBeatIndex } from './protocol/legacy';
 import type { StatusClaim, StatusClaimInput } from './protocol/status-claim';
-import { beatSubject } from './protocol/subjects';
-import { isPromiseLike } from './promise-like';
-import { statusClaimMessages, type ClaimDelivery } from './transport/claim-messages';
-import { checkStatusStream } from './transport/ensure-status-stream';
-import { NatsLink, type LinkEvent } from './transport/nats-link';
-import { StatusPublisher } from './transport/status-publisher';
+import type { StatusPublisher } from './transport/status-publisher';
 
-/**
- * Options of `client.stop()`.
- *
- * @example
- * ```ts
- * const { dropped } = await client.stop({ timeoutMs: 2000 });
- * ```
- */
-export interface StopOptions {
-  /** How long to wait for buffered claims to go out. Default 5000 ms. */
-  timeoutMs?: number;
-}
-
-/**
- * Options of `client.statusClaims$()`: those of `verifyStatus`, and where claims come from.
- *
- * @example
- * ```ts
- * client.statusClaims$({ trustedKeys: { 'agent-a': publicKeyBase64 }, deliver: 'last-per-agent' });
- * ```
- */
-export interface StatusClaimsOptions extends VerifyStatusOptions {
-  /**
-   * `'new'` (default): claims published from now on. `'last-per-agent'`: on a JetStream
-   * cluster, first each agent's last stored claim, then new ones.
-   */
-  deliver?: ClaimDelivery;
-}
-
-type Lifecycle = 'created' | 'running' | 'stopped';
-
-/**
- * Where a client's time comes from. The defaults are the real clocks; the test kit
- * (`@chorus-services/backbeat/testing`) passes a `TestScheduler`'s virtual time.
- */
-export interface ClientRuntime {
-  /** Runs the beat engine's timers. Default `asyncScheduler`. */
-  readonly scheduler?: SchedulerLike;
-  /** Monotonic ms. Default `performance.now()` (the scheduler's clock for a virtual one). */
-  readonly now?: () => number;
-  /**
-   * Wall clock, ms since the epoch: `receivedAtMs`, drift, and (as `now` carries it) HLC stamps.
-   * Default `Date.now`.
-   */
-  readonly wallNow?: () => number;
-}
+export type { ClientRuntime, StopOptions } from './lifecycle/options';
+export type { StatusClaimsOptions } from './observers/status-claims';
 
 /**
  * A BACKBEAT-aware client (API.md, Client): follows the pulse as `beat$`, keeps time on its own
@@ -135,45 +67,17 @@ export class BackbeatClient implements AsyncDisposable {
   readonly health$: Observable<HealthStatus>;
 
   private readonly config: ResolvedConfig;
-  private readonly wallNow: () => number;
-  private readonly monoNow: () => number;
   /** The HLC's `pt`: the wall clock as the monotonic clock carries it. */
   private readonly carriedNow: () => number;
   private readonly clock: HybridLogicalClock;
   private readonly engine: BeatEngine;
-  private readonly intake: FrameIntake;
   private readonly publisher: StatusPublisher;
-  private readonly budgets: SharedBudgetIndex;
   private readonly claims: ClaimFlow;
-  private readonly internal: Subscription[] = [];
-  private readonly healthChanges = new Subject<HealthStatus>();
-  private readonly connections = new Subject<NatsConnection>();
-  /** Emits once when `stop()` begins: what the client opened for users ends with it. */
-  private readonly stopping = new Subject<void>();
-  private readonly callbackLatency = new RecentSummary();
-  private readonly counts = {
-    callbackErrors: 0,
-    budgetsCreated: 0,
-    budgetsCompleted: 0,
-    budgetsTimedOut: 0,
-    errors: 0,
-  };
-  private lastError: LastError | null = null;
-  private readonly stateLog: StateLog;
-  private lifecycle: Lifecycle = 'created';
-  private link: NatsLink | null = null;
-  private beatSubscription: NatsSubscription | null = null;
-  private lastHealth: HealthStatus;
-  private reason: string | null = null;
-  private connectedSince: number | null = null;
-  private connectedTotalMs = 0;
-  /** A JetStream status stream found missing on a connect after start(): the cause claims report. */
-  private streamMissing: ConfigError | null = null;
-  private startPromise: Promise<void> | null = null;
-  private stopPromise: Promise<{ dropped: number }> | null = null;
+  private readonly budgets: ClientBudgets;
+  private readonly callbacks: BeatCallbacks;
+  private readonly connection: ClientConnection;
+  private readonly snapshots: ClientSnapshots;
   private warnedLegacyConversion = false;
-  /** The first dial is in progress (start() has not settled it yet). */
-  private opening = false;
 
   /**
    * Use {@link createClient}; the test kit passes `runtime`.
@@ -184,90 +88,74 @@ export class BackbeatClient implements AsyncDisposable {
    */
   constructor(config: Partial<Config>, runtime: ClientRuntime = {}) {
     const resolved = resolveConfig(config);
+    const wallNow = runtime.wallNow ?? Date.now;
+    const monoNow = runtime.now ?? monotonicNow(runtime.scheduler);
+    const errors = new ErrorLog(wallNow);
     // The user's logger, wrapped once: everything below logs through this one, which never
     // throws into the SDK (a failure is counted in metrics().errors).
     this.config = Object.freeze({
       ...resolved,
-      logger: guardLogger(resolved.logger, (err) => this.noteError(err, 'LOGGER')),
+      logger: guardLogger(resolved.logger, (err) => errors.note(err, 'LOGGER')),
     });
-    const { clusterId, agentId, logger } = this.config;
-    this.wallNow = runtime.wallNow ?? Date.now;
-    this.monoNow = runtime.now ?? monotonicNow(runtime.scheduler);
-    this.carriedNow = carriedWallClock({ wallNow: this.wallNow, monoNow: this.monoNow });
-    this.clock = new HybridLogicalClock(agentId, {
+    const { logger } = this.config;
+    const noteError = (err: unknown, code: string) => errors.note(err, code);
+    this.carriedNow = carriedWallClock({ wallNow, monoNow });
+    this.clock = new HybridLogicalClock(this.config.agentId, {
       maxSkewMs: this.config.maxClockSkewMs,
       physicalNow: this.carriedNow,
     });
-    this.budgets = new SharedBudgetIndex();
-    this.engine = new BeatEngine({
-      clusterId,
-      agentId,
-      jitterToleranceMs: this.config.jitterToleranceMs,
-      beatsPerBar: this.config.beatsPerBar,
-      fallbackTempoBpm: this.config.fallbackTempoBpm,
-      clock: this.clock,
-      scheduler: runtime.scheduler,
-      now: this.monoNow,
-      // Frames' lateness (staleness, timeDriftMs) is read against the carried wall clock, so a
-      // local wall-clock step undone within a minute does not make fresh frames look stale.
-      wallNow: this.carriedNow,
-      // Plain calls, not subscriptions: the budgets see each beat before any user does, and the
-      // health refresh waits until every user has had it.
-      leadObserver: this.budgets,
-      afterDelivery: () => this.refreshHealth(),
-    });
-    this.intake = new FrameIntake(
-      this.engine,
-      {
-        clusterId,
-        acceptLegacyFrames: this.config.acceptLegacyFrames,
-        trustedPulseKeys: this.config.trustedPulseKeys,
-        maxClockSkewMs: this.config.maxClockSkewMs,
-        physicalNow: this.carriedNow,
-        legacy: () => {
-          const { beatsPerBar, tempoBpm } = this.engine.state;
-          return { beatsPerBar, tempoBpm, hlc: this.clock.tick() };
-        },
-      },
-      logger,
+    const beats = clientBeats(
+      this.config,
+      { clock: this.clock, scheduler: runtime.scheduler, monoNow, carriedNow: this.carriedNow },
+      () => this.snapshots.refresh(),
     );
-    this.publisher = new StatusPublisher({
-      delivery: this.config.statusDelivery,
-      bufferSize: this.config.statusBufferSize,
+    const { engine } = beats;
+    this.engine = engine;
+    this.beat$ = engine.beats$;
+    this.downbeat$ = engine.downbeats$;
+    ({ claims: this.claims, publisher: this.publisher } = clientClaims(
+      this,
+      this.config,
+      this.beat$,
+      {
+        tick: () => this.clock.tick(),
+        currentBeat: () => engine.lastBeat,
+        assertRunning: (what) => this.connection.assertRunning(what),
+        noteError,
+      },
+    ));
+    const stateLog = new StateLog({
+      clusterId: this.config.clusterId,
       logger,
-      // The link is the one source of connection state: onLinkEvent tells the publisher.
-      followStatus: false,
+      wallNow,
+      server: () => this.connection.link?.connection?.getServer(),
     });
-    this.beat$ = this.engine.beats$;
-    this.downbeat$ = this.engine.downbeats$;
-    this.claims = new ClaimFlow({
-      clusterId,
-      agentId,
-      signingKey: this.config.signingKey,
-      bufferSize: this.config.statusBufferSize,
-      tick: () => this.clock.tick(),
-      currentBeat: () => this.engine.lastBeat,
+    this.budgets = new ClientBudgets(this.beat$, () => this.engine.state.currentBeat);
+    this.callbacks = new BeatCallbacks(logger, noteError);
+    this.connection = new ClientConnection({
+      config: this.config,
+      monoNow,
+      engine: this.engine,
+      intake: beats.intake,
+      publisher: this.publisher,
+      stateLog,
+      noteError,
+      refreshHealth: () => this.snapshots.refresh(),
+      onBeatsEnded: () => this.snapshots.stopLogging(),
+      onStopped: () => this.snapshots.complete(),
+    });
+    this.snapshots = new ClientSnapshots({
+      beats,
       beat$: this.beat$,
       publisher: this.publisher,
-      assertRunning: (what) => this.assertRunning(what),
-      logger,
-      onInvalid: (err) => this.noteError(err, 'STATUS_CLAIM_INVALID'),
+      claims: this.claims,
+      budgets: this.budgets,
+      callbacks: this.callbacks,
+      errors,
+      connection: this.connection,
+      stateLog,
     });
-    registerClaimFlow(this, this.claims);
-    registerSharedBeatSource(this.beat$, this.budgets);
-    this.stateLog = new StateLog({
-      clusterId,
-      logger,
-      wallNow: this.wallNow,
-      server: () => this.link?.connection?.getServer(),
-    });
-    registerCountedBeatSource(this.downbeat$, this.budgets);
-    this.lastHealth = this.health();
-    this.health$ = defer(() => this.healthChanges.pipe(startWith(this.health())));
-    this.internal.push(
-      this.healthChanges.subscribe((health) => this.stateLog.health(health)),
-      this.beat$.subscribe((beat) => this.stateLog.beat(beat)),
-    );
+    this.health$ = this.snapshots.health$;
   }
 
   /**
@@ -288,194 +176,7 @@ export class BackbeatClient implements AsyncDisposable {
    * @throws ClientStateError after `stop()`.
    */
   start(): Promise<void> {
-    if (this.lifecycle === 'stopped') {
-      return Promise.reject(new ClientStateError('start() after stop(): create a new client'));
-    }
-    this.startPromise ??= this.run().catch(async (err: unknown) => {
-      await this.stop({ timeoutMs: 0 });
-      // nats.js's own errors (a shared connection already closed…) keep their cause.
-      throw err instanceof BackbeatError
-        ? err
-        : new ConnectionError(`cannot follow the beat: ${describeError(err)}`, { cause: err });
-    });
-    return this.startPromise;
-  }
-
-  private async run(): Promise<void> {
-    this.lifecycle = 'running';
-    this.stateLog.started();
-    this.engine.start();
-    const { connection } = this.config;
-    if (connection) {
-      this.link = NatsLink.shared(connection);
-    } else {
-      this.link = NatsLink.dial({
-        servers: [...this.config.natsUrl],
-        connectTimeoutMs: this.config.connectTimeoutMs,
-        reconnectDelayMs: this.config.reconnectDelayMs,
-        maxReconnectDelayMs: this.config.maxReconnectDelayMs,
-        maxReconnects: this.config.maxReconnects,
-        pingIntervalMs: this.config.pingIntervalMs,
-        maxPingsOut: this.config.maxPingsOut,
-        natsOptions: this.config.natsOptions,
-        logger: this.config.logger,
-      });
-    }
-    const firstConnection = firstValueFrom(this.connections);
-    // Awaited only when the first dial connects; stop() completes `connections` otherwise.
-    firstConnection.catch(() => undefined);
-    this.internal.push(this.link.events$.subscribe((event) => this.onLinkEvent(event)));
-    // A shared link adopts its connection here, now that its events have a listener.
-    this.opening = true;
-    const outcome = await this.link.open().finally(() => {
-      this.opening = false;
-    });
-    if (outcome === 'connected') {
-      // stop() during the first attach ends start() as stopped, not with an EmptyError.
-      await firstConnection.catch((err: unknown) => {
-        if (this.lifecycle !== 'stopped') throw err;
-      });
-    } else if (outcome === 'unreachable') {
-      // The link may have given up already (maxReconnects reached): its reason says so.
-      this.reason = this.link.failure ?? 'NATS unreachable: dialling in the background';
-      this.engine.markUnreachable();
-      this.refreshHealth();
-    }
-  }
-
-  private onLinkEvent(event: LinkEvent): void {
-    // Called from nats.js's status feed and dial loop: a throw here would end the process.
-    try {
-      this.handleLinkEvent(event);
-    } catch (error) {
-      this.internalFault(error, 'link event');
-    }
-  }
-
-  private handleLinkEvent(event: LinkEvent): void {
-    switch (event.type) {
-      case 'connected':
-        this.reason = this.streamMissing?.message ?? null;
-        this.connectedSince = this.monoNow();
-        void this.attach(event.connection).then(
-          () => this.connections.next(event.connection),
-          (err: unknown) => {
-            // start() rejects with it when it is still waiting; otherwise it is only logged.
-            this.noteError(err, 'ATTACH');
-            if (err instanceof ConfigError && err.field === 'statusDelivery') {
-              this.stateLog.statusStreamMissing(err.message);
-            } else {
-              this.config.logger.error(
-                { err: describeError(err) },
-                'backbeat: cannot follow the beat on the new connection',
-              );
-            }
-            this.connections.error(err);
-          },
-        );
-        break;
-      case 'disconnected':
-        this.publisher.connectionDown();
-        this.addConnectedTime();
-        this.reason = event.silent
-          ? `NATS link silent: no answer to ${this.config.maxPingsOut} pings; reconnecting`
-          : 'NATS disconnected: reconnecting';
-        break;
-      case 'reconnected':
-        this.reason = this.streamMissing?.message ?? null;
-        this.connectedSince = this.monoNow();
-        this.publisher.connectionUp();
-        void this.checkStreamAgain(this.link?.connection ?? null);
-        break;
-      case 'refused':
-        this.noteError(event.reason, 'NATS_REFUSED');
-        this.reason = event.reason;
-        this.config.logger.warn({ reason: event.reason }, 'backbeat: NATS refused the reconnect');
-        break;
-      case 'permission-error':
-        this.noteError(event.error, 'NATS_PERMISSION');
-        this.config.logger.error(
-          { subject: event.subject, operation: event.operation },
-          'backbeat: NATS permissions violation',
-        );
-        break;
-      case 'gave-up':
-        this.publisher.connectionDown();
-        this.addConnectedTime();
-        this.noteError(event.reason, 'NATS_GAVE_UP');
-        this.reason = event.reason;
-        // During the first dial, start() decides: degraded when unreachable, stopped when refused.
-        if (!this.opening) this.engine.markUnreachable();
-        this.config.logger.error({ reason: event.reason }, 'backbeat: NATS gave up');
-        break;
-    }
-    this.refreshHealth();
-  }
-
-  private async attach(nc: NatsConnection): Promise<void> {
-    this.beatSubscription = nc.subscribe(beatSubject(this.config.clusterId), {
-      // nats.js calls this from its socket parser: whatever it throws would stop the reading.
-      callback: (err, msg) => {
-        try {
-          if (err) {
-            this.onBeatSubscriptionError(err);
-            return;
-          }
-          this.intake.receive(msg.data, msg.headers);
-          this.refreshHealth();
-        } catch (error) {
-          this.internalFault(error, 'beat subscription');
-        }
-      },
-    });
-    this.publisher.attach(nc);
-    if (this.link?.connected) this.publisher.connectionUp();
-    else this.publisher.connectionDown();
-    // A shared connection may be mid-reconnect: nats.js registers the subscription when it is back.
-    if (this.link?.connected) await nc.flush();
-    if (this.config.statusDelivery === 'jetstream') {
-      try {
-        await checkStatusStream(nc, this.config.clusterId);
-      } catch (err) {
-        // At start() it rejects start(); on a later connect (after a degraded start) the cause
-        // stays visible: health().reason, claims and statusClaims$ fail with it.
-        if (err instanceof ConfigError && !this.opening) this.noteStreamMissing(err);
-        throw err;
-      }
-    }
-  }
-
-  private noteStreamMissing(err: ConfigError): void {
-    this.streamMissing = err;
-    this.reason = err.message;
-    this.publisher.refuse(err);
-    this.refreshHealth();
-  }
-
-  /** After a reconnect, a stream found missing earlier may exist now (or the reverse). */
-  private async checkStreamAgain(nc: NatsConnection | null): Promise<void> {
-    if (this.config.statusDelivery !== 'jetstream' || nc === null) return;
-    try {
-      await checkStatusStream(nc, this.config.clusterId);
-      if (this.streamMissing !== null) {
-        this.streamMissing = null;
-        this.publisher.refuse(null);
-        if (this.link?.connected) this.reason = null;
-        this.refreshHealth();
-      }
-    } catch (err) {
-      if (!(err instanceof ConfigError)) return;
-      if (this.streamMissing === null) this.stateLog.statusStreamMissing(err.message);
-      this.noteStreamMissing(err);
-    }
-  }
-
-  private onBeatSubscriptionError(err: NatsError): void {
-    this.noteError(err, 'BEAT_SUBSCRIPTION');
-    this.reason = `cannot subscribe to the beat subject: ${err.message}`;
-    this.config.logger.error({ err: err.message }, 'backbeat: beat subscription refused');
-    this.engine.markUnreachable();
-    this.refreshHealth();
+    return this.connection.start();
   }
 
   /**
@@ -491,27 +192,7 @@ export class BackbeatClient implements AsyncDisposable {
    * @return How many claims could not be sent.
    */
   stop(options: StopOptions = {}): Promise<{ dropped: number }> {
-    this.stopPromise ??= this.shutdown(options.timeoutMs ?? 5000);
-    return this.stopPromise;
-  }
-
-  private async shutdown(timeoutMs: number): Promise<{ dropped: number }> {
-    this.lifecycle = 'stopped';
-    this.stopping.next();
-    this.stopping.complete();
-    // Beats end at once (budgets error, timers go); claims then drain within the limit.
-    this.beatSubscription?.unsubscribe();
-    this.engine.stop();
-    for (const subscription of this.internal) subscription.unsubscribe();
-    // One deadline for the whole stop, whatever the network does: the link closes abortively
-    // once it is up (claims it could not flush are counted in `dropped`, and never sent later).
-    const deadline = performance.now() + Math.max(0, timeoutMs);
-    const { dropped, flushed } = await this.publisher.drain(timeoutMs);
-    this.addConnectedTime();
-    await this.link?.close(Math.max(0, deadline - performance.now()), flushed);
-    this.connections.complete();
-    this.healthChanges.complete();
-    return { dropped };
+    return this.connection.stop(options.timeoutMs ?? 5000);
   }
 
   /**
@@ -540,7 +221,7 @@ export class BackbeatClient implements AsyncDisposable {
    * @return The subscription, to unsubscribe.
    */
   onBeat(callback: (beat: Beat) => unknown): Subscription {
-    return this.beat$.subscribe((beat) => this.runCallback(callback, beat));
+    return this.beat$.subscribe((beat) => this.callbacks.run(callback, beat));
   }
 
   /**
@@ -554,39 +235,7 @@ export class BackbeatClient implements AsyncDisposable {
    * @return The subscription, to unsubscribe.
    */
   onDownbeat(callback: (beat: Beat) => unknown): Subscription {
-    return this.downbeat$.subscribe((beat) => this.runCallback(callback, beat));
-  }
-
-  private runCallback(callback: (beat: Beat) => unknown, beat: Beat): void {
-    const started = performance.now();
-    try {
-      const result = callback(beat);
-      if (isPromiseLike(result)) {
-        result.then(undefined, (err: unknown) => this.callbackFailed(err, beat));
-      }
-    } catch (err) {
-      this.callbackFailed(err, beat);
-    } finally {
-      this.callbackLatency.record(performance.now() - started);
-    }
-  }
-
-  private callbackFailed(err: unknown, beat: Beat): void {
-    this.counts.callbackErrors++;
-    this.noteError(err, 'BEAT_CALLBACK');
-    this.config.logger.error(
-      { err: describeError(err), beatIndex: beat.beat_index },
-      'backbeat: beat callback threw',
-    );
-  }
-
-  /** A body nats.js calls failed: counted and logged, never thrown back into nats.js. */
-  private internalFault(error: unknown, where: string): void {
-    this.noteError(error, 'INTERNAL');
-    this.config.logger.error(
-      { err: describeError(error), where },
-      'backbeat: internal fault; carrying on',
-    );
+    return this.downbeat$.subscribe((beat) => this.callbacks.run(callback, beat));
   }
 
   /**
@@ -638,24 +287,7 @@ export class BackbeatClient implements AsyncDisposable {
    * @return The operator.
    */
   withinBeats<T>(beats: number): MonoTypeOperatorFunction<T> {
-    return (source) =>
-      defer(() => {
-        const current = this.engine.state.currentBeat;
-        this.counts.budgetsCreated++;
-        return source.pipe(
-          withinBeats<T>({
-            beats,
-            beat$: this.beat$,
-            ...(current ? { startBeat: current.beat_index } : {}),
-          }),
-          tap({
-            complete: () => this.counts.budgetsCompleted++,
-            error: (err: unknown) => {
-              if (err instanceof BeatBudgetExceededError) this.counts.budgetsTimedOut++;
-            },
-          }),
-        );
-      });
+    return this.budgets.withinBeats(beats);
   }
 
   /**
@@ -673,22 +305,7 @@ export class BackbeatClient implements AsyncDisposable {
    * @throws RangeError (a rejection) when `beats` is not a positive integer.
    */
   withBeatBudget<T>(beats: number, fn: (signal: AbortSignal) => T | PromiseLike<T>): Promise<T> {
-    if (!Number.isSafeInteger(beats) || beats < 1) {
-      return Promise.reject(
-        new RangeError(`withBeatBudget: beats must be a positive integer, got ${String(beats)}`),
-      );
-    }
-    if (typeof fn !== 'function') {
-      return Promise.reject(new TypeError('withBeatBudget: fn must be a function'));
-    }
-    const controller = new AbortController();
-    const work$ = defer(() => Promise.resolve(fn(controller.signal)));
-    return lastValueFrom(work$.pipe(this.withinBeats(beats))).catch((err: unknown) => {
-      if (err instanceof BeatBudgetExceededError || err instanceof BeatSourceClosedError) {
-        controller.abort(err);
-      }
-      throw err;
-    });
+    return this.budgets.withBeatBudget(beats, fn);
   }
 
   /**
@@ -707,20 +324,7 @@ export class BackbeatClient implements AsyncDisposable {
    * @return Verdicts, until unsubscribed or `stop()`.
    */
   statusClaims$(options: StatusClaimsOptions = {}): Observable<StatusVerdict> {
-    const { deliver = 'new', ...verifyOptions } = options;
-    // The client's observer judges by the client's own carried clock unless told otherwise.
-    const verify = verifyStatus({ physicalNow: this.carriedNow, ...verifyOptions });
-    return defer(() => {
-      this.assertNotStopped('statusClaims$');
-      const connection =
-        this.link?.connection ??
-        firstValueFrom(this.connections).catch((err: unknown) => {
-          // The cause when there is one (a status stream found missing), not a made-up one.
-          if (err instanceof ConfigError) throw err;
-          throw new ClientStateError('the client stopped before it connected');
-        });
-      return statusClaimMessages(connection, this.config.clusterId, deliver);
-    }).pipe(takeUntil(this.stopping), verify);
+    return clientStatusClaims(this.connection, this.config.clusterId, this.carriedNow, options);
   }
 
   /**
@@ -834,33 +438,7 @@ export class BackbeatClient implements AsyncDisposable {
    * @return The current health, frozen.
    */
   health(): HealthStatus {
-    const state = this.engine.state;
-    return Object.freeze({
-      connected: this.link?.connected ?? false,
-      lastBeat: state.currentBeat?.beat_index ?? -1,
-      lastBeatTime: state.currentBeat ? new Date(state.currentBeat.receivedAtMs) : null,
-      timeDriftMs: state.timeDriftMs,
-      reconnectCount: this.link?.reconnects ?? 0,
-      localDegradation: state.degraded,
-      tempoBpm: state.tempoBpm,
-      reason:
-        this.reason ??
-        this.link?.failure ??
-        (state.degraded && this.link?.connected ? this.stateLog.silenceReason() : null),
-    });
-  }
-
-  /** Emits on `health$` when what it reports changes of has changed; cheap when nothing has. */
-  private refreshHealth(): void {
-    const key = {
-      connected: this.link?.connected ?? false,
-      localDegradation: this.engine.degraded,
-      reconnectCount: this.link?.reconnects ?? 0,
-      tempoBpm: this.engine.currentTempoBpm,
-    };
-    if (!healthChanged(this.lastHealth, key)) return;
-    this.lastHealth = this.health();
-    this.healthChanges.next(this.lastHealth);
+    return this.snapshots.health();
   }
 
   /**
@@ -873,45 +451,7 @@ export class BackbeatClient implements AsyncDisposable {
    * @return The metrics, grouped.
    */
   metrics(): ClientMetrics {
-    const { counters } = this.engine.state;
-    const status = this.publisher.metrics();
-    const connectedNow = this.connectedSince === null ? 0 : this.monoNow() - this.connectedSince;
-    return {
-      connection: {
-        connected: this.link?.connected ? 1 : 0,
-        reconnects: this.link?.reconnects ?? 0,
-        connectedTimeMs: this.connectedTotalMs + connectedNow,
-      },
-      beats: {
-        received: this.intake.received,
-        delivered: counters.pulseBeats + counters.legacyBeats,
-        synthetic: counters.syntheticBeats,
-        missed: counters.missed,
-        timelineResets: counters.timelineResets,
-        behind: counters.behind,
-        jitterMs: this.intake.jitterMs.snapshot(),
-        callbackLatencyMs: this.callbackLatency.snapshot(),
-        callbackErrors: this.counts.callbackErrors,
-        rejected: { ...this.intake.rejected },
-      },
-      status: {
-        emitted: status.emitted,
-        errors: status.errors,
-        buffered: status.buffered + this.claims.buffered,
-        dropped: status.dropped + this.claims.dropped,
-        retries: status.retries,
-      },
-      budgets: {
-        created: this.counts.budgetsCreated,
-        completed: this.counts.budgetsCompleted,
-        timedOut: this.counts.budgetsTimedOut,
-        pending: this.budgets.size,
-      },
-      errors: {
-        total: this.counts.errors + status.errors + (this.link?.faults ?? 0),
-        last: this.lastError,
-      },
-    };
+    return this.snapshots.metrics();
   }
 
   /**
@@ -926,34 +466,6 @@ export class BackbeatClient implements AsyncDisposable {
    */
   flush(): Promise<void> {
     return this.publisher.flush();
-  }
-
-  private assertNotStopped(what: string): void {
-    if (this.lifecycle === 'stopped') throw new ClientStateError(`${what} after stop()`);
-  }
-
-  private assertRunning(what: string): void {
-    if (this.lifecycle === 'created') throw new ClientStateError(`${what} before start()`);
-    if (this.lifecycle === 'stopped') throw new ClientStateError(`${what} after stop()`);
-  }
-
-  private addConnectedTime(): void {
-    if (this.connectedSince !== null) {
-      this.connectedTotalMs += this.monoNow() - this.connectedSince;
-      this.connectedSince = null;
-    }
-  }
-
-  /** Counts an error the client survived and keeps it as `metrics().errors.last`. */
-  private noteError(err: unknown, fallbackCode: string): void {
-    this.counts.errors++;
-    const code =
-      typeof (err as { code?: unknown })?.code === 'string' &&
-      (err as { code: string }).code.startsWith('BACKBEAT_')
-        ? (err as { code: string }).code
-        : `BACKBEAT_${fallbackCode}`;
-    const message = err instanceof Error ? err.message : String(err);
-    this.lastError = Object.freeze({ atMs: this.wallNow(), code, message });
   }
 }
 

@@ -102,3 +102,58 @@ export class PulseGrid {
     this.origin += shift;
   }
 }
+
+/**
+ * The grid of the pulse followed: restarted from a frame on a tempo or bar-length change, a
+ * pulse switch, a timeline reset, a legacy frame (due at its arrival), or
+ * {@link GRID_LATE_RESTART} frames in a row more than the tolerance late.
+ */
+export class FollowedGrid {
+  private grid: PulseGrid | null = null;
+  private pulseId = '';
+  private beatsPerBar = 0;
+
+  /**
+   * Places a followed frame, received at `now`.
+   *
+   * @param restart Restart from it whatever the grid (a legacy frame, a timeline reset).
+   * @return Whether the grid restarted.
+   */
+  place(
+    frame: {
+      readonly beat_index: number;
+      readonly pulse_id: string;
+      readonly beats_per_bar: number;
+    },
+    restart: boolean,
+    now: number,
+    period: number,
+    toleranceMs: number,
+  ): boolean {
+    const grid = this.grid;
+    if (
+      grid === null ||
+      restart ||
+      grid.period !== period ||
+      this.beatsPerBar !== frame.beats_per_bar ||
+      this.pulseId !== frame.pulse_id
+    ) {
+      this.grid = new PulseGrid(period);
+      this.grid.restart(frame.beat_index, now);
+      this.pulseId = frame.pulse_id;
+      this.beatsPerBar = frame.beats_per_bar;
+      return true;
+    }
+    return grid.add(frame.beat_index, now, toleranceMs);
+  }
+
+  /** When beat `index` is due, null before the first frame. */
+  dueOf(index: number): number | null {
+    return this.grid === null ? null : this.grid.dueOf(index);
+  }
+
+  /** Shifts the indexes by `shift` (a new timeline), keeping the phase. */
+  renumber(shift: number): void {
+    this.grid?.renumber(shift);
+  }
+}

@@ -6,7 +6,7 @@
 import type { NatsConnection } from 'nats';
 import { connectNats } from '../transport/dial';
 import { carriedWallClock } from '../clock/carried-wall-clock';
-import { toMsgHdrs } from '../transport/status-publisher';
+import { toMsgHdrs } from '../transport/msg-headers';
 import { HybridLogicalClock } from '../clock/hlc';
 import { parseSigningKey } from '../crypto/keys';
 import { ConnectionError } from '../errors';

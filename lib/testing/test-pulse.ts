@@ -13,7 +13,7 @@ import { makePulseFrame, type PulseFrame } from '../pulse/frame';
 import { checkPulseTempo, resolvePulseOptions } from '../pulse/options';
 import { startBeatSchedule, type BeatSchedule } from '../pulse/schedule';
 import { periodMs } from '../beats/schedule';
-import { toMsgHdrs } from '../transport/status-publisher';
+import { toMsgHdrs } from '../transport/msg-headers';
 import type { TestConnection } from './test-connection';
 import type { TestTimers } from './test-timers';
 

@@ -10,20 +10,14 @@
  * JetStream delivery is at least once, stored once: one claim in flight at a time, in order,
  * published with its `Nats-Msg-Id` and retried with backoff until the stream acknowledges it.
  */
-import {
-  DebugEvents,
-  Events,
-  headers as natsHeaders,
-  type JetStreamClient,
-  type MsgHdrs,
-  type NatsConnection,
-  type Status,
-} from 'nats';
+import { DebugEvents, Events, type JetStreamClient, type NatsConnection, type Status } from 'nats';
 import { CLAIM_HEADERS } from '../claims/claim-headers';
 import { silentLogger, type Logger, type StatusDelivery } from '../config';
 import { ClientStateError, ConnectionError, StatusClaimDroppedError } from '../errors';
 import { describeError } from '../observability/logger';
 import { publishUntilAcknowledged, type JetStreamRetryPolicy } from './jetstream-publish';
+import { toMsgHdrs } from './msg-headers';
+import { Signal } from './signal';
 
 export { StatusClaimDroppedError };
 
@@ -430,48 +424,4 @@ export class StatusPublisher {
   }
 }
 
-/**
- * nats.js headers holding a record's entries, names spelled exactly as given.
- *
- * @example
- * nc.publish(sealed.subject, sealed.payload, { headers: toMsgHdrs(sealed.headers) });
- * @param record Header names and values.
- * @return nats.js headers.
- */
-export function toMsgHdrs(record: Readonly<Record<string, string>>): MsgHdrs {
-  const hdrs = natsHeaders();
-  for (const name of Object.keys(record)) hdrs.set(name, record[name]);
-  return hdrs;
-}
-
 function ignore(): void {}
-
-/** Listeners called once at the next `fire()`. */
-class Signal {
-  private readonly listeners = new Set<() => void>();
-
-  /** Calls and forgets every listener. */
-  fire(): void {
-    const listeners = [...this.listeners];
-    this.listeners.clear();
-    for (const listener of listeners) listener();
-  }
-
-  /** Calls `listener` at the next fire; returns a function that forgets it before then. */
-  subscribe(listener: () => void): () => void {
-    const once = (): void => listener();
-    this.listeners.add(once);
-    return () => {
-      this.listeners.delete(once);
-    };
-  }
-
-  /** A promise of the next fire, and `cancel` to stop waiting (so nothing stays referenced). */
-  next(): { promise: Promise<void>; cancel: () => void } {
-    let cancel = ignore;
-    const promise = new Promise<void>((resolve) => {
-      cancel = this.subscribe(resolve);
-    });
-    return { promise, cancel };
-  }
-}

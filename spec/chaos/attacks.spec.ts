@@ -27,7 +27,7 @@ import { statusSubject, statusWildcard } from '../../lib/protocol/subjects';
 import { windowIdFor } from '../../lib/protocol/windows';
 import { startPulse, type Pulse } from '../../lib/pulse/pulse';
 import { ensureStatusStream } from '../../lib/transport/ensure-status-stream';
-import { toMsgHdrs } from '../../lib/transport/status-publisher';
+import { toMsgHdrs } from '../../lib/transport/msg-headers';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
 import { collect, nextBeat } from '../client/client-support';
 import { editedHeaders, macrotask, parsed, readStatusStream } from './chaos-support';

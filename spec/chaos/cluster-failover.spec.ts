@@ -36,7 +36,9 @@ const KILLS = 2;
 
 /** The port of the node the client's own connection is on (a test-only look inside). */
 function connectedPort(client: BackbeatClient): number | undefined {
-  const link = (client as unknown as { link: { connection: NatsConnection | null } | null }).link;
+  const link = (
+    client as unknown as { connection: { link: { connection: NatsConnection | null } | null } }
+  ).connection.link;
   return link?.connection?.info?.port;
 }
 

@@ -25,7 +25,7 @@ import { ReplayMemory } from '../../lib/observers/replay-memory';
 import { beatSubject } from '../../lib/protocol/subjects';
 import { windowIdFor } from '../../lib/protocol/windows';
 import { startPulse, type Pulse } from '../../lib/pulse/pulse';
-import { toMsgHdrs } from '../../lib/transport/status-publisher';
+import { toMsgHdrs } from '../../lib/transport/msg-headers';
 import { createTestConnection } from '../../lib/testing/test-connection';
 import { reportFigures } from './chaos-support';
 

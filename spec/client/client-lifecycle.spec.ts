@@ -29,8 +29,9 @@ import {
 
 /** The client's own connection, which only the client holds (to check that stop closes it). */
 function ownConnection(client: BackbeatClient): NatsConnection | null {
-  return (client as unknown as { link: { connection: NatsConnection | null } | null }).link
-    ?.connection as NatsConnection | null;
+  return (
+    client as unknown as { connection: { link: { connection: NatsConnection | null } | null } }
+  ).connection.link?.connection as NatsConnection | null;
 }
 
 describe('client lifecycle', () => {

@@ -3,7 +3,7 @@
  * {@link defaultConfig} gives every default, {@link resolveConfig} merges a partial
  * configuration over them, validates every field and parses the keys. One zod schema holds each
  * field's check, default and doc comment; the types are inferred from it and a
- * {@link ConfigError} is made from its first issue.
+ * {@link ConfigError} is made from its first issue (an unknown field first).
  */
 import type { ConnectionOptions, NatsConnection } from 'nats';
 import { z } from 'zod';

@@ -269,6 +269,21 @@ describe('resolveConfig', () => {
     expect(error.message).toMatch(range);
   });
 
+  it('names a misspelt field rather than the field it leaves missing', () => {
+    const error = configError({ clusterId: undefined, clusterID: 'chorus-dev', beatsPerBar: 0 });
+    expect(error.field).toBe('clusterID');
+    expect(error.message).toBe('clusterID: is not a configuration field');
+  });
+
+  it('says a required field is missing, and that an empty one is not a token', () => {
+    expect(configError({ agentId: undefined }).message).toBe(
+      'agentId: is missing: it is required (clusterId and agentId)',
+    );
+    expect(configError({ agentId: '' }).message).toBe(
+      'agentId: must be a NATS token: 1 to 128 of A-Z a-z 0-9 _ -',
+    );
+  });
+
   it('refuses a configuration that is not an object', () => {
     expect(() => resolveConfig(null as unknown as Partial<Config>)).toThrow(ConfigError);
   });

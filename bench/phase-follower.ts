@@ -7,7 +7,7 @@
  * Kinds (env PHASE_KIND):
  * - `sdk`: a BACKBEAT client (the SDK as built), its `beat$`.
  * - `raw-min`: the baseline, a minimal raw nats.js follower keeping the pulse's grid with a min
- *   filter over the last 16 frames (as PROTOCOL.md section 9 states it), synthetic beats on it.
+ *   filter over the last 16 frames (as docs/protocol.md section 9 states it), synthetic beats on it.
  * - `raw-last`: the previous design, the same follower anchoring its synthetic schedule on the
  *   last frame's arrival.
  * - `timer`: the control, a timer at each beat's exact time on the pulse's grid (known from the

@@ -60,7 +60,7 @@ export interface TaskProcessor {
   stop(): Promise<void>;
 }
 
-/** Notes are at most 256 code points (PROTOCOL.md section 5): keep the start of a long reason. */
+/** Notes are at most 256 code points (docs/protocol.md section 5): keep the start of a long reason. */
 function shortNotes(text: string): string {
   const codePoints = [...text];
   return codePoints.length <= 256 ? text : `${codePoints.slice(0, 255).join('')}…`;

@@ -39,7 +39,7 @@ export type { ClientRuntime, StopOptions } from './lifecycle/options';
 export type { StatusClaimsOptions } from './observers/status-claims';
 
 /**
- * A BACKBEAT-aware client (API.md, Client): follows the pulse as `beat$`, keeps time on its own
+ * A BACKBEAT-aware client (README.md, A tour): follows the pulse as `beat$`, keeps time on its own
  * when the pulse is silent, runs work under beat budgets and sends signed status claims.
  * Create it with {@link createClient}.
  *
@@ -392,7 +392,7 @@ export class BackbeatClient implements AsyncDisposable {
   }
 
   /**
-   * The beat index of legacy `{ bar, beat }` at the current bar length (PROTOCOL.md section 4).
+   * The beat index of legacy `{ bar, beat }` at the current bar length (docs/protocol.md section 4).
    * Warns once per client: legacy positions are for migration only.
    *
    * @example
@@ -442,7 +442,7 @@ export class BackbeatClient implements AsyncDisposable {
   }
 
   /**
-   * A snapshot of the client's counters, as plain numbers (API.md).
+   * A snapshot of the client's counters, as plain numbers (README.md, Operations).
    *
    * @example
    * ```ts
@@ -470,7 +470,7 @@ export class BackbeatClient implements AsyncDisposable {
 }
 
 /**
- * Creates a client (API.md). Nothing is dialled until `start()`.
+ * Creates a client. Nothing is dialled until `start()`.
  *
  * @example
  * const client = createClient({ clusterId: 'chorus-dev', agentId: 'my-service', signingKey });
@@ -478,7 +478,7 @@ export class BackbeatClient implements AsyncDisposable {
  * await client.start();
  * await client.emitStatusClaim({ state: 'executing', beatsLeft: 5, progress: 0.3 });
  * await client.stop();
- * @param config The fields of API.md's config table; `clusterId` and `agentId` are required.
+ * @param config The fields of the README's configuration table; `clusterId` and `agentId` are required.
  * @return A client, not yet started.
  * @throws ConfigError naming the field when a value is invalid.
  */

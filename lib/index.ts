@@ -1,5 +1,5 @@
 /**
- * `@chorus-services/backbeat`: the public surface of API.md. Re-exports only.
+ * `@chorus-services/backbeat`: the public surface (README.md). Re-exports only.
  * @packageDocumentation
  */
 export {

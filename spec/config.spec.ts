@@ -17,8 +17,8 @@ function configError(partial: Record<string, unknown>): ConfigError {
 }
 
 describe('defaultConfig', () => {
-  it('equals the defaults table of API.md', () => {
-    // API.md, Config: field | default
+  it('equals the defaults table of the README', () => {
+    // README.md, Configuration: field | default
     expect(defaultConfig()).toEqual({
       clusterId: '',
       agentId: '',

@@ -11,7 +11,7 @@ import type { BeatFrame } from '../protocol/beat-frame';
 export type BeatSource = 'pulse' | 'synthetic' | 'legacy';
 
 /**
- * A delivered beat: a frozen BeatFrame (every field of PROTOCOL.md section 3, `beats_per_bar`
+ * A delivered beat: a frozen BeatFrame (every field of docs/protocol.md section 3, `beats_per_bar`
  * always filled) plus what the SDK knows of it.
  *
  * @example
@@ -31,7 +31,7 @@ export type Beat = Readonly<
     receivedAtMs: number;
     /** Indexes skipped just before this beat. */
     missedBefore: number;
-    /** Whether this beat starts a new timeline (PROTOCOL.md section 9). */
+    /** Whether this beat starts a new timeline (docs/protocol.md section 9). */
     timelineReset: boolean;
   }
 >;

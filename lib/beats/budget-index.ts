@@ -106,7 +106,7 @@ export class SharedBudgetIndex implements Observer<CountedBeat> {
 
   /**
    * Adds a budget; after the end it is told so at once. A budget with no `startBeat` counts
-   * from the current beat (PROTOCOL.md section 9), when one is known.
+   * from the current beat (docs/protocol.md section 9), when one is known.
    */
   add(budget: IndexedBudget): void {
     if (this.ending) {

@@ -1,5 +1,5 @@
 /**
- * Reads a frame's `deadline_at`: any RFC 3339 form the frame schema accepts (PROTOCOL.md
+ * Reads a frame's `deadline_at`: any RFC 3339 form the frame schema accepts (docs/protocol.md
  * section 3), not only the writers' 3 fraction digits. A Go pulse writes RFC3339Nano (up to 9
  * fraction digits, trailing zeros dropped); other writers use an offset instead of `Z`.
  */

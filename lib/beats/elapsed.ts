@@ -1,5 +1,5 @@
 /**
- * The elapsed-beat rule of PROTOCOL.md section 9, in one place: the beat engine counts its
+ * The elapsed-beat rule of docs/protocol.md section 9, in one place: the beat engine counts its
  * timeline with it, and every beat budget counts its beats with it.
  */
 import type { Beat } from './beat';

@@ -8,7 +8,7 @@ import type { Beat } from './beat';
 export type JudgedFrame = Extract<FrameVerdict, { ok: true }>;
 
 /**
- * Why the engine refused a judged frame (PROTOCOL.md section 9): a frame of another pulse than
+ * Why the engine refused a judged frame (docs/protocol.md section 9): a frame of another pulse than
  * the one followed (`other-pulse`), or a frame of the past (`stale-frame`: held in a socket
  * through a partition, or queued while the event loop was blocked).
  */
@@ -59,7 +59,7 @@ export interface BeatEngineCounters {
   readonly otherPulse: number;
   /** Frames refused as `stale-frame`. */
   readonly staleFrames: number;
-  /** Times the grid restarted (PROTOCOL.md section 9), the first frame's start included. */
+  /** Times the grid restarted (docs/protocol.md section 9), the first frame's start included. */
   readonly gridRestarts: number;
   /** Pulse frame stamps merged into the HLC. */
   readonly hlcMerged: number;
@@ -90,7 +90,7 @@ export interface BeatEngineState {
    * legacy frames (whose `deadline_at` the SDK makes up) and stale frames leave it unchanged.
    */
   readonly timeDriftMs: number;
-  /** The running count of elapsed beats (PROTOCOL.md section 9); 0 before any beat. */
+  /** The running count of elapsed beats (docs/protocol.md section 9); 0 before any beat. */
   readonly elapsedBeats: number;
   readonly counters: BeatEngineCounters;
 }

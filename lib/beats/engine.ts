@@ -1,5 +1,5 @@
 /**
- * The beat engine (PROTOCOL.md section 9): one timeline of beats made from judged pulse frames
+ * The beat engine (docs/protocol.md section 9): one timeline of beats made from judged pulse frames
  * and, while no pulse is heard, from the SDK's own synthetic clock. Pure: no NATS, time injected.
  */
 import {
@@ -55,7 +55,7 @@ interface SyntheticSchedule {
  * the pulse's grid kept on the monotonic clock (`PulseGrid`: a frame held up does not
  * move it), degradation `period + jitterToleranceMs` after the last beat was due on it,
  * synthetic beats on it, recovery on the first fresh pulse frame, and a new timeline at 0 after
- * index 2^53−1 (PROTOCOL.md section 9).
+ * index 2^53−1 (docs/protocol.md section 9).
  *
  * Streams are hot (a {@link Broadcast} each), never replay, and complete on {@link stop}. For
  * each delivered beat, in this order: `leadObserver`, `beats$`, then `downbeats$` when it is the
@@ -284,7 +284,7 @@ export class BeatEngine {
   }
 
   /**
-   * Whether a pulse frame is fresh (PROTOCOL.md section 9, stale frames); a fresh one sets
+   * Whether a pulse frame is fresh (docs/protocol.md section 9, stale frames); a fresh one sets
    * `timeDriftMs`. The reference is the last followed pulse's, kept through a degradation so
    * that frames a partition held are still recognised; a frame of another pulse starts anew.
    */

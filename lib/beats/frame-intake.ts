@@ -37,7 +37,7 @@ const ENGINE_REJECT_MESSAGES: Readonly<Record<BeatEngineRejectReason, string>> =
 export class FrameIntake {
   /** Payloads received on the beat subject. */
   received = 0;
-  /** Counts by reason (PROTOCOL.md sections 3 and 9). */
+  /** Counts by reason (docs/protocol.md sections 3 and 9). */
   readonly rejected: RejectedCounts = Object.fromEntries(
     [...FRAME_REJECT_REASONS, ...BEAT_ENGINE_REJECT_REASONS, 'hlc-skew'].map((reason) => [
       reason,

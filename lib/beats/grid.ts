@@ -1,5 +1,5 @@
 /**
- * The pulse's grid (PROTOCOL.md section 9): when each beat index is due on this host's
+ * The pulse's grid (docs/protocol.md section 9): when each beat index is due on this host's
  * monotonic clock, learnt from the earliest arrivals of the pulse's frames.
  */
 

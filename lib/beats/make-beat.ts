@@ -51,7 +51,7 @@ export function beatFromFrame(
   });
 }
 
-/** What a synthetic beat is made of (PROTOCOL.md section 9). */
+/** What a synthetic beat is made of (docs/protocol.md section 9). */
 export interface SyntheticBeatParts {
   readonly clusterId: string;
   /** The agent id: a synthetic frame's `pulse_id`. */
@@ -72,7 +72,7 @@ export interface SyntheticBeatParts {
 }
 
 /**
- * A synthetic beat: phase `degraded`, the agent's id as `pulse_id`, windows by PROTOCOL.md
+ * A synthetic beat: phase `degraded`, the agent's id as `pulse_id`, windows by docs/protocol.md
  * section 6, `deadline_at` in the writers' form (UTC, 3 fraction digits, `Z`).
  *
  * @example

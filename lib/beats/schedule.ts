@@ -1,5 +1,5 @@
 /**
- * The arithmetic of an absolute beat schedule (PROTOCOL.md section 9): slot `k` of a schedule
+ * The arithmetic of an absolute beat schedule (docs/protocol.md section 9): slot `k` of a schedule
  * anchored at `anchorMs` is due at `anchorMs + k × periodMs`. Every due time is computed from the
  * anchor, never by adding intervals up, so rounding never accumulates into drift.
  */

@@ -1,5 +1,5 @@
 /**
- * Stale frames (PROTOCOL.md section 9): frames held in a socket through a partition, or queued
+ * Stale frames (docs/protocol.md section 9): frames held in a socket through a partition, or queued
  * while the event loop was blocked, are news of the past. Told apart by their wall-clock
  * lateness against the pulse's own schedule, compared with the pulse's recent frames.
  */

@@ -1,5 +1,5 @@
 /**
- * The header names of a claim message (PROTOCOL.md section 5), spelled exactly as writers must
+ * The header names of a claim message (docs/protocol.md section 5), spelled exactly as writers must
  * spell them; readers compare them without regard to case.
  */
 export const CLAIM_HEADERS = {

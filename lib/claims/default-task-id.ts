@@ -1,7 +1,7 @@
 import { randomHex } from '../crypto/random';
 
 /**
- * Makes a client's default task id (PROTOCOL.md section 5): `task-` followed by 16 random
+ * Makes a client's default task id (docs/protocol.md section 5): `task-` followed by 16 random
  * lowercase hex digits. A client makes one and fills it into every claim whose `taskId` is
  * empty or absent.
  *

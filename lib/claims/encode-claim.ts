@@ -3,7 +3,7 @@ import type { StatusClaim } from '../protocol/status-claim';
 const utf8 = new TextEncoder();
 
 /**
- * Encodes a claim as UTF-8 JSON with its fields always in the order of PROTOCOL.md section 5,
+ * Encodes a claim as UTF-8 JSON with its fields always in the order of docs/protocol.md section 5,
  * so that the same claim always gives the same bytes (the bytes are what gets signed).
  *
  * @example

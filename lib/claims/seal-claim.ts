@@ -42,7 +42,7 @@ export interface SealedClaim {
 
 /**
  * Fills a validated input into a claim, encodes it once, refuses it when it is over 4096 bytes,
- * signs those exact bytes, and names the headers (PROTOCOL.md section 5).
+ * signs those exact bytes, and names the headers (docs/protocol.md section 5).
  *
  * @example
  * const valid = validateClaimInput(input); // before taking a tick: invalid input costs none

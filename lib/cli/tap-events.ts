@@ -61,7 +61,7 @@ export interface TapClaimEvent {
   readonly subject: string;
   /** The agent the claim or its subject names; null when neither names one. */
   readonly agent_id: string | null;
-  /** `'ok'`, or the reason of PROTOCOL.md section 5 it was rejected for. */
+  /** `'ok'`, or the reason of docs/protocol.md section 5 it was rejected for. */
   readonly verdict: 'ok' | StatusRejectReason;
   /** How it was signed; null when rejected. */
   readonly signature: ClaimSignature | null;

@@ -1,5 +1,5 @@
 /**
- * The hybrid logical clock of PROTOCOL.md section 7 (Kulkarni et al., 2014): stamps that follow
+ * The hybrid logical clock of docs/protocol.md section 7 (Kulkarni et al., 2014): stamps that follow
  * wall-clock time yet never go back, and order every event after the stamps it has seen.
  */
 import { isToken } from '../protocol/subjects';

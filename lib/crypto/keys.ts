@@ -1,5 +1,5 @@
 /**
- * Ed25519 keys (PROTOCOL.md section 8): parsing the configured signing key and trusted public
+ * Ed25519 keys (docs/protocol.md section 8): parsing the configured signing key and trusted public
  * keys, and generating new key pairs.
  */
 import type { KeyObject } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * Ed25519 signatures over exact payload bytes (PROTOCOL.md sections 5 and 8), through
+ * Ed25519 signatures over exact payload bytes (docs/protocol.md sections 5 and 8), through
  * node:crypto (OpenSSL): several times faster than tweetnacl, and it refuses non-canonical
  * signatures (S ≥ L), which tweetnacl accepts.
  */

@@ -1,5 +1,5 @@
 /**
- * The client's health (API.md `HealthStatus`): connection, last beat, drift, degradation, tempo.
+ * The client's health (`HealthStatus`): connection, last beat, drift, degradation, tempo.
  *
  * @example
  * ```ts

@@ -2,7 +2,7 @@ import type { RejectedCounts } from '../beats/frame-intake';
 import type { SummarySnapshot } from './summary';
 
 /**
- * `metrics()`: plain numbers, grouped (API.md).
+ * `metrics()`: plain numbers, grouped.
  *
  * @example
  * ```ts
@@ -30,7 +30,7 @@ export interface ClientMetrics {
     readonly synthetic: number;
     /** Beat indexes skipped between delivered beats (the sum of their `missedBefore`). */
     readonly missed: number;
-    /** Delivered beats that started a new timeline (PROTOCOL.md section 9). */
+    /** Delivered beats that started a new timeline (docs/protocol.md section 9). */
     readonly timelineResets: number;
     /**
      * Accepted frames at or below the last delivered index: not delivered (they re-base the
@@ -44,7 +44,7 @@ export interface ClientMetrics {
     readonly callbackLatencyMs: SummarySnapshot;
     /** `onBeat`/`onDownbeat` callbacks that threw (or whose promise rejected). */
     readonly callbackErrors: number;
-    /** Count by reason of PROTOCOL.md sections 3 and 9. */
+    /** Count by reason of docs/protocol.md sections 3 and 9. */
     readonly rejected: Readonly<RejectedCounts>;
   };
   /** Status claims. */

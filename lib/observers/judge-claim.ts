@@ -1,5 +1,5 @@
 /**
- * The observer's verdict on one status claim message (PROTOCOL.md section 5): accepted, or
+ * The observer's verdict on one status claim message (docs/protocol.md section 5): accepted, or
  * rejected with the first failing of ten reasons.
  */
 import { hlcPhysicalMs } from '../clock/hlc';
@@ -35,7 +35,7 @@ export const STATUS_REJECT_REASONS = [
 ] as const;
 
 /**
- * Why an observer refused a claim (PROTOCOL.md section 5): `'schema'`, `'subject-mismatch'`,
+ * Why an observer refused a claim (docs/protocol.md section 5): `'schema'`, `'subject-mismatch'`,
  * `'header-mismatch'`, `'unsigned'`, `'untrusted-key'`, `'bad-signature'`, `'clock-skew'`,
  * `'stale'`, `'duplicate'` or `'replay'`.
  *
@@ -97,7 +97,7 @@ export interface ClaimPolicy {
   readonly physicalNow: () => number;
 }
 
-/** The claim headers the protocol names: each may appear at most once (PROTOCOL.md section 1). */
+/** The claim headers the protocol names: each may appear at most once (docs/protocol.md section 1). */
 const CLAIM_HEADERS = [
   'x-agent-id',
   'x-window-id',

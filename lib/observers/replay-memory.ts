@@ -1,5 +1,5 @@
 /**
- * The observer's replay memory (PROTOCOL.md section 5): one stamp per agent, forgotten once the
+ * The observer's replay memory (docs/protocol.md section 5): one stamp per agent, forgotten once the
  * `stale` rule alone refuses everything the stamp would refuse, so it stays bounded.
  */
 

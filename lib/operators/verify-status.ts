@@ -63,7 +63,7 @@ export interface VerifyStatusOptions {
 
 /**
  * Turns each status claim message into a verdict: accepted, or rejected with the first failing
- * reason of PROTOCOL.md section 5.
+ * reason of docs/protocol.md section 5.
  *
  * Never errors: junk of any shape is a `schema` rejection. In a browser with WebCrypto's
  * Ed25519, a signed message's verdict comes a moment after it (verified there, in order). Each

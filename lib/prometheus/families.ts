@@ -97,7 +97,7 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = Object.freeze([
   ),
   {
     name: 'beat_frames_rejected_total',
-    help: 'Beat subject payloads not delivered or not merged, by reason (PROTOCOL.md sections 3 and 9).',
+    help: 'Beat subject payloads not delivered or not merged, by reason (docs/protocol.md sections 3 and 9).',
     type: 'counter',
     labelNames: ['reason'],
     read: (r) =>

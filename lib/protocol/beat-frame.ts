@@ -15,7 +15,7 @@ export const BEAT_FRAME_TYPE = 'backbeat.beatframe.v1';
 export const RESERVED_PHASES: ReadonlySet<string> = new Set(['degraded', 'legacy']);
 
 /**
- * BeatFrame on the wire (PROTOCOL.md section 3). Unknown fields are stripped.
+ * BeatFrame on the wire (docs/protocol.md section 3). Unknown fields are stripped.
  *
  * @example
  * ```ts

@@ -19,7 +19,7 @@ function isMsgHdrs(headers: HeadersLike): headers is MsgHdrs {
 }
 
 /**
- * Every value of header `name`, comparing names without regard to case (PROTOCOL.md section 1):
+ * Every value of header `name`, comparing names without regard to case (docs/protocol.md section 1):
  * an empty array when it is absent, more than one value when it was given twice (in any case).
  *
  * @param headers nats.js headers or a plain record; undefined means none.

@@ -1,5 +1,5 @@
 /**
- * The frame judge (PROTOCOL.md sections 3 and 4): one verdict for each payload on the beat
+ * The frame judge (docs/protocol.md sections 3 and 4): one verdict for each payload on the beat
  * subject, accepted or rejected with exactly one reason.
  */
 import { decodeStrictBase64 } from '../crypto/base64';
@@ -13,7 +13,7 @@ import { MAX_PAYLOAD_BYTES } from './text';
 import { barWindowId, DEFAULT_BEATS_PER_BAR } from './windows';
 
 /**
- * Every reason the judge can give, in the order it checks them (PROTOCOL.md section 3): the keys
+ * Every reason the judge can give, in the order it checks them (docs/protocol.md section 3): the keys
  * of `client.metrics().beats.rejected`, with `'other-pulse'`, `'stale-frame'` and `'hlc-skew'`.
  *
  * @example
@@ -98,7 +98,7 @@ function reject(reason: FrameRejectReason): FrameVerdict {
 }
 
 /**
- * Judges one payload from the beat subject, checking in the order of PROTOCOL.md section 3:
+ * Judges one payload from the beat subject, checking in the order of docs/protocol.md section 3:
  * `too-large`, `not-json`, `legacy-off`, `schema`, `other-cluster`, `inconsistent`,
  * `reserved-phase`, then, with trusted pulse keys, `unsigned-frame`, `untrusted-pulse` and
  * `bad-signature`. Never throws.

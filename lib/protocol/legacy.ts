@@ -1,5 +1,5 @@
 /**
- * Legacy `{ bar, beat }` frames (PROTOCOL.md section 4, BACKBEAT-REQ-043) and the mapping between
+ * Legacy `{ bar, beat }` frames (docs/protocol.md section 4, BACKBEAT-REQ-043) and the mapping between
  * bar/beat and beat indexes.
  */
 import { z } from 'zod';

@@ -41,7 +41,7 @@ const notesSchema = codePoints(0, 256);
 const taskIdSchema = codePoints(1, 128);
 
 /**
- * StatusClaim on the wire (PROTOCOL.md section 5), snake_case. Unknown fields are stripped.
+ * StatusClaim on the wire (docs/protocol.md section 5), snake_case. Unknown fields are stripped.
  *
  * @example
  * ```ts

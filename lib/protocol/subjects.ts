@@ -1,4 +1,4 @@
-/** PROTOCOL.md section 2: ids are NATS tokens, and the subjects built from them. */
+/** docs/protocol.md section 2: ids are NATS tokens, and the subjects built from them. */
 
 /** Cluster, agent and pulse ids: `^[A-Za-z0-9_-]{1,128}$`. */
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;

@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { TOKEN_PATTERN } from './subjects';
 
-/** Largest payload the protocol allows, in bytes (PROTOCOL.md sections 1 and 5). */
+/** Largest payload the protocol allows, in bytes (docs/protocol.md sections 1 and 5). */
 export const MAX_PAYLOAD_BYTES = 4096;
 
 /** Largest beat index: 2^53−1. */
 export const MAX_BEAT_INDEX = Number.MAX_SAFE_INTEGER;
 
-/** HLC text form, PROTOCOL.md section 7. */
+/** HLC text form, docs/protocol.md section 7. */
 export const HLC_PATTERN = /^([0-9a-f]{12}):([0-9a-f]{4}):([A-Za-z0-9_-]{1,128})$/;
 
 /** Number of Unicode code points in `text` (the protocol counts lengths so). */

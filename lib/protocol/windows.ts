@@ -4,7 +4,7 @@ import { sha256Hex } from '../crypto/sha256';
 export const DEFAULT_BEATS_PER_BAR = 4;
 
 /**
- * The window (bar) id of a beat, PROTOCOL.md section 6: the first 32 lowercase hex digits of
+ * The window (bar) id of a beat, docs/protocol.md section 6: the first 32 lowercase hex digits of
  * SHA-256 over `clusterId + ":" + floor(beatIndex / beatsPerBar)`.
  *
  * @example

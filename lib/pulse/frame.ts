@@ -1,5 +1,5 @@
 /**
- * The dev pulse's frame maker: one beat's BeatFrame (PROTOCOL.md section 3), its exact payload
+ * The dev pulse's frame maker: one beat's BeatFrame (docs/protocol.md section 3), its exact payload
  * bytes and its headers. No timers and no NATS, so it is tested on its own.
  */
 import type { HybridLogicalClock } from '../clock/hlc';

@@ -1,5 +1,5 @@
 /**
- * The dev pulse: publishes PROTOCOL.md BeatFrames on `backbeat.<cluster>.beat` on an absolute
+ * The dev pulse: publishes docs/protocol.md BeatFrames on `backbeat.<cluster>.beat` on an absolute
  * schedule. The examples, tests and benchmarks run against it; `backbeat pulse` runs it from the
  * command line.
  */

@@ -56,7 +56,7 @@ export interface BeatScheduleOptions {
  * is set from that absolute due time, so a late callback shortens the next wait instead of
  * shifting every later beat; slots that pass entirely during a stall are skipped (and
  * reported), not sent in a burst. The beat after index 2^53−1 is 0, in the same phase: a new
- * timeline (PROTOCOL.md section 9), never an end.
+ * timeline (docs/protocol.md section 9), never an end.
  *
  * @example
  * const schedule = startBeatSchedule({

@@ -1,5 +1,5 @@
 /**
- * The JetStream stream that stores a cluster's status claims (API.md `ensureStatusStream`):
+ * The JetStream stream that stores a cluster's status claims (README.md, Delivery guarantees):
  * created or brought up to date by an administrator, only checked by agents (an agent's
  * permissions should not include stream administration).
  */

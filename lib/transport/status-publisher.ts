@@ -1,5 +1,5 @@
 /**
- * Delivers sealed status claims to NATS, in order, across disconnections (API.md
+ * Delivers sealed status claims to NATS, in order, across disconnections (README.md, Delivery guarantees:
  * `statusDelivery`, `statusBufferSize`, `flush`, `stop`).
  *
  * Core delivery is at most once. nats.js v2 silently loses a core publish made while it is

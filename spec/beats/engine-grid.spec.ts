@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md section 9 as amended: the pulse's grid, stale frames, the pulse restarted on its
+ * docs/protocol.md section 9 as amended: the pulse's grid, stale frames, the pulse restarted on its
  * epoch, and the last index. Marble tests on virtual time; a frame's `deadline_at` says when
  * the pulse sent it (`sentAt`), its arrival is when it is pushed.
  */
@@ -658,7 +658,7 @@ describe('BeatEngine: the last index, 2^53 − 1', () => {
   });
 });
 
-/** The elapsed count a sequence of delivered beats makes (PROTOCOL.md section 9). */
+/** The elapsed count a sequence of delivered beats makes (docs/protocol.md section 9). */
 function elapsedOf(beats: readonly Beat[]): number {
   return beats.reduce(
     (sum, beat, i) =>

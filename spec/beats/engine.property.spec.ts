@@ -81,7 +81,7 @@ function run(steps: readonly Step[]): { log: Entry[]; elapsed: number } {
   return { log, elapsed };
 }
 
-/** The synthetic schedule of a degradation, as PROTOCOL.md section 9 describes it. */
+/** The synthetic schedule of a degradation, as docs/protocol.md section 9 describes it. */
 interface Degradation {
   anchorMs: number;
   periodMs: number;

@@ -1,6 +1,6 @@
 /**
  * Small factories for the beat engine's specs: judged frames made consistent with
- * PROTOCOL.md sections 3 and 6 (downbeat, window) without going through the judge.
+ * docs/protocol.md sections 3 and 6 (downbeat, window) without going through the judge.
  */
 import { TestScheduler } from 'rxjs/testing';
 import { BeatEngine, type BeatEngineOptions, type JudgedFrame } from '../../lib/beats/engine';

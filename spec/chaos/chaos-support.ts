@@ -93,7 +93,7 @@ export function logBeats(beat$: Observable<Beat>): BeatLog {
 }
 
 /**
- * The places where a timeline breaks PROTOCOL.md section 9: an index not above the one before
+ * The places where a timeline breaks docs/protocol.md section 9: an index not above the one before
  * it on a beat that is not a flagged timeline reset. Empty when the timeline is sound.
  */
 export function timelineViolations(beats: readonly LoggedBeat[]): string[] {

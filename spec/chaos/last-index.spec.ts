@@ -1,5 +1,5 @@
 /**
- * The last index, 2^53 − 1, never stops time (PROTOCOL.md section 9): the beat after it starts
+ * The last index, 2^53 − 1, never stops time (docs/protocol.md section 9): the beat after it starts
  * a new timeline at 0, whether the index came from a forged frame (a client without trusted
  * pulse keys, degraded) or from a pulse that reached it; beats go on and a pending budget
  * expires on its beat.

@@ -1,5 +1,5 @@
 /**
- * Frames that come late in a burst are news of the past (PROTOCOL.md section 9, stale frames):
+ * Frames that come late in a burst are news of the past (docs/protocol.md section 9, stale frames):
  * - a partition between client and server that holds the socket open (the suite's TCP proxy)
  *   then heals: the frames it held arrive together;
  * - a subscriber that blocks the event loop for 3 s at 600 BPM: 30 frames queue in the socket.

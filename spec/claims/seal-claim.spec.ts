@@ -106,7 +106,7 @@ describe('validateClaimInput, then sealClaim', () => {
     expect(headers[CLAIM_HEADERS.signature]).toBe(vector.signature_b64);
   });
 
-  it('names the headers of PROTOCOL.md section 5 exactly, unsigned', () => {
+  it('names the headers of docs/protocol.md section 5 exactly, unsigned', () => {
     const ctx = context();
     const { headers } = buildClaim(validInput, ctx);
     expect(headers).toEqual({

@@ -1,5 +1,5 @@
 /**
- * The client's lifecycle against a real nats-server (API.md, Client; issue 4): start, stop,
+ * The client's lifecycle against a real nats-server (README.md, A tour; issue 4): start, stop,
  * disposal, shared connections, config refusals, health$, callbacks and the beat accessors.
  */
 import type { NatsConnection } from 'nats';

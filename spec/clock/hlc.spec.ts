@@ -22,7 +22,7 @@ function order(stamp: string): bigint {
   return (BigInt(parts.l) << 16n) | BigInt(parts.c);
 }
 
-describe('HybridLogicalClock vectors (PROTOCOL.md section 7)', () => {
+describe('HybridLogicalClock vectors (docs/protocol.md section 7)', () => {
   for (const vector of vectors.cases) {
     it(vector.name, () => {
       const { clock, wall } = clockAt(vector.node, vector.max_skew_ms);

@@ -29,7 +29,7 @@ function withNonCanonicalS(signature: Uint8Array): Uint8Array {
   return result;
 }
 
-describe('signBytes and verifyBytes: vectors (PROTOCOL.md sections 5 and 8)', () => {
+describe('signBytes and verifyBytes: vectors (docs/protocol.md sections 5 and 8)', () => {
   it.each(vectors.cases.map((vector, i) => [i, vector] as const))(
     'case %i: both key forms give the exact signature, and it verifies',
     (_i, vector) => {

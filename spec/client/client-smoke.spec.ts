@@ -1,10 +1,9 @@
 import { connect } from 'nats';
 import { filter, firstValueFrom, take, toArray } from 'rxjs';
-import { createClient } from '../../lib/client';
 import { ClientStateError } from '../../lib/errors';
 import { beatSubject, statusSubject } from '../../lib/protocol/subjects';
-import { startPulse } from '../../lib/pulse/pulse';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
+import { cleanUp, makeClient, makePulse } from './client-support';
 
 const CLUSTER = 'smoke';
 
@@ -13,13 +12,15 @@ describe('client against a live pulse', () => {
   beforeAll(async () => {
     server = await startNatsServer();
   });
+  // A failed test still stops its client and pulse: nothing keeps jest from exiting.
+  afterEach(cleanUp);
   afterAll(async () => {
     await server.stop();
   });
 
   it('follows the pulse, sends claims, and stops cleanly', async () => {
-    const pulse = await startPulse({ natsUrl: server.url, clusterId: CLUSTER, tempoBpm: 600 });
-    const client = createClient({ clusterId: CLUSTER, agentId: 'agent-1', natsUrl: server.url });
+    const pulse = await makePulse({ natsUrl: server.url, clusterId: CLUSTER, tempoBpm: 600 });
+    const client = makeClient({ clusterId: CLUSTER, agentId: 'agent-1', natsUrl: server.url });
     await expect(
       client.emitStatusClaim({ state: 'executing', beatsLeft: 1, progress: 0 }),
     ).rejects.toBeInstanceOf(ClientStateError);
@@ -33,11 +34,9 @@ describe('client against a live pulse', () => {
     await client.start();
     expect(client.health().connected).toBe(true);
     const beats = await pulseBeats;
-    expect(beats.map((b) => b.beat_index)).toEqual([
-      beats[0].beat_index,
-      beats[0].beat_index + 1,
-      beats[0].beat_index + 2,
-    ]);
+    // Strictly increasing: a pulse held up by a loaded machine skips the slots that passed.
+    expect(beats[1].beat_index).toBeGreaterThan(beats[0].beat_index);
+    expect(beats[2].beat_index).toBeGreaterThan(beats[1].beat_index);
 
     const raw = await connect({ servers: server.url });
     const sub = raw.subscribe(statusSubject(CLUSTER, 'agent-1'), { max: 1 });

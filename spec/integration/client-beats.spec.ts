@@ -136,7 +136,8 @@ describe('client beats on a live nats-server', () => {
     await first.stop();
     const [s1, s2] = await synthetic;
     expect(s1.beat_index).toBeGreaterThan(pulseBeat.beat_index);
-    expect(s2.beat_index).toBe(s1.beat_index + 1);
+    // Strictly increasing: synthetic slots a loaded machine's event loop let pass are skipped.
+    expect(s2.beat_index).toBeGreaterThan(s1.beat_index);
     expect(s1).toMatchObject({ phase: 'degraded', pulse_id: 'a', tempo_bpm: 1200 });
     expect(client.health().localDegradation).toBe(true);
     expect(healths.values.at(-1)?.localDegradation).toBe(true);

@@ -130,7 +130,9 @@ export async function readStatusStream(
   const messages = await consumer.consume();
   for await (const msg of messages) {
     stored.push({ seq: msg.seq, subject: msg.subject, data: msg.data, headers: msg.headers });
-    if (msg.info.pending === 0) break;
+    // `pending` is the consumer's view when the message was sent, and may read 0 before the
+    // stream's last messages reach it: read on until every message the stream counted is here.
+    if (msg.info.pending === 0 && stored.length >= state.messages) break;
   }
   await messages.close();
   return stored;

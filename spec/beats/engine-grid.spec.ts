@@ -3,36 +3,23 @@
  * epoch, and the last index. Marble tests on virtual time; a frame's `deadline_at` says when
  * the pulse sent it (`sentAt`), its arrival is when it is pushed.
  */
-import { map, NEVER } from 'rxjs';
-import type { TestScheduler } from 'rxjs/testing';
+import { NEVER } from 'rxjs';
 import type { Beat } from '../../lib/beats/beat';
-import type { BeatEngine, FrameOutcome, JudgedFrame } from '../../lib/beats/engine';
+import type { FrameOutcome, JudgedFrame } from '../../lib/beats/engine';
 import { PulseGrid } from '../../lib/beats/grid';
 import { MAX_BEAT_INDEX } from '../../lib/protocol/text';
 import { BeatBudgetExceededError } from '../../lib/errors';
 import { withinBeats } from '../../lib/operators/within-beats';
 import {
-  arrivingAt,
   at,
   engineOn,
   judged,
-  label,
-  marbles,
   testScheduler,
   WALL0,
   type FrameSpec,
+  expectBeats,
+  push,
 } from './frames';
-
-/** Expects `engine.beats$` (as labels) to be exactly `events`, completing at `completeAt`. */
-function expectBeats(
-  helpers: { expectObservable: TestScheduler['expectObservable'] },
-  engine: BeatEngine,
-  events: ReadonlyArray<readonly [number, string]>,
-  completeAt: number,
-): void {
-  const { diagram, values } = marbles(events, completeAt);
-  helpers.expectObservable(engine.beats$.pipe(map(label))).toBe(diagram, values);
-}
 
 /**
  * A frame of beat `index` the pulse sent at virtual time `sentAt` (its `deadline_at` is one
@@ -46,18 +33,6 @@ function sent(
   const tempo = spec.tempo ?? 60;
   const deadlineAt = new Date(WALL0 + sentAt + (spec.clockOffsetMs ?? 0) + 60000 / tempo);
   return judged(index, { ...spec, deadlineAt: deadlineAt.toISOString() });
-}
-
-/** Pushes `frame` at `timeMs` (on time unless it says when it was sent); records the outcome. */
-function push(
-  scheduler: TestScheduler,
-  engine: BeatEngine,
-  timeMs: number,
-  frame: JudgedFrame,
-  outcomes: FrameOutcome[] = [],
-): FrameOutcome[] {
-  at(scheduler, timeMs, () => outcomes.push(engine.frame(arrivingAt(frame, timeMs))));
-  return outcomes;
 }
 
 const verdicts = (outcomes: FrameOutcome[]) =>

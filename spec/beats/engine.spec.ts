@@ -1,7 +1,7 @@
 import { map, type SchedulerLike } from 'rxjs';
 import type { TestScheduler } from 'rxjs/testing';
 import type { Beat } from '../../lib/beats/beat';
-import type { BeatEngine, FrameOutcome, JudgedFrame } from '../../lib/beats/engine';
+import type { FrameOutcome } from '../../lib/beats/engine';
 import { HybridLogicalClock } from '../../lib/clock/hlc';
 import { windowIdFor } from '../../lib/protocol/windows';
 import {
@@ -15,30 +15,9 @@ import {
   marbles,
   testScheduler,
   WALL0,
+  expectBeats,
+  push,
 } from './frames';
-
-/** Expects `engine.beats$` (as labels) to be exactly `events`, completing at `completeAt`. */
-function expectBeats(
-  helpers: { expectObservable: TestScheduler['expectObservable'] },
-  engine: BeatEngine,
-  events: ReadonlyArray<readonly [number, string]>,
-  completeAt: number,
-): void {
-  const { diagram, values } = marbles(events, completeAt);
-  helpers.expectObservable(engine.beats$.pipe(map(label))).toBe(diagram, values);
-}
-
-/** Pushes `frame` at `timeMs` and records its outcome in `outcomes`. */
-function push(
-  scheduler: TestScheduler,
-  engine: BeatEngine,
-  timeMs: number,
-  frame: JudgedFrame,
-  outcomes: FrameOutcome[] = [],
-): FrameOutcome[] {
-  at(scheduler, timeMs, () => outcomes.push(engine.frame(arrivingAt(frame, timeMs))));
-  return outcomes;
-}
 
 describe('BeatEngine', () => {
   describe('following a pulse', () => {

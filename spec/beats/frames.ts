@@ -3,7 +3,13 @@
  * docs/protocol.md sections 3 and 6 (downbeat, window) without going through the judge.
  */
 import { TestScheduler } from 'rxjs/testing';
-import { BeatEngine, type BeatEngineOptions, type JudgedFrame } from '../../lib/beats/engine';
+import { map } from 'rxjs';
+import {
+  BeatEngine,
+  type BeatEngineOptions,
+  type FrameOutcome,
+  type JudgedFrame,
+} from '../../lib/beats/engine';
 import type { Beat } from '../../lib/beats/beat';
 import { formatHlc, HybridLogicalClock } from '../../lib/clock/hlc';
 import { BEAT_FRAME_TYPE } from '../../lib/protocol/beat-frame';
@@ -134,4 +140,27 @@ export function marbles(
   });
   if (completeAt !== undefined) place(completeAt, '|');
   return { diagram: parts.join(' '), values };
+}
+
+/** Expects `engine.beats$` (as labels) to be exactly `events`, completing at `completeAt`. */
+export function expectBeats(
+  helpers: { expectObservable: TestScheduler['expectObservable'] },
+  engine: BeatEngine,
+  events: ReadonlyArray<readonly [number, string]>,
+  completeAt: number,
+): void {
+  const { diagram, values } = marbles(events, completeAt);
+  helpers.expectObservable(engine.beats$.pipe(map(label))).toBe(diagram, values);
+}
+
+/** Pushes `frame` at `timeMs` and records its outcome in `outcomes`. */
+export function push(
+  scheduler: TestScheduler,
+  engine: BeatEngine,
+  timeMs: number,
+  frame: JudgedFrame,
+  outcomes: FrameOutcome[] = [],
+): FrameOutcome[] {
+  at(scheduler, timeMs, () => outcomes.push(engine.frame(arrivingAt(frame, timeMs))));
+  return outcomes;
 }

@@ -1,3 +1,4 @@
+import { describeError } from './logger';
 import type { LastError } from './metrics';
 
 /** The errors a client survived: counted, the last kept as `metrics().errors.last`. */
@@ -7,14 +8,22 @@ export class ErrorLog {
 
   constructor(private readonly wallNow: () => number) {}
 
+  /** Never throws, whatever `err` is: it records what user code threw (getters included). */
   note(err: unknown, fallbackCode: string): void {
     this.count++;
-    const code =
-      typeof (err as { code?: unknown })?.code === 'string' &&
-      (err as { code: string }).code.startsWith('BACKBEAT_')
-        ? (err as { code: string }).code
-        : `BACKBEAT_${fallbackCode}`;
-    const message = err instanceof Error ? err.message : String(err);
-    this.last = Object.freeze({ atMs: this.wallNow(), code, message });
+    this.last = Object.freeze({
+      atMs: this.wallNow(),
+      code: backbeatCode(err) ?? `BACKBEAT_${fallbackCode}`,
+      message: describeError(err),
+    });
+  }
+}
+
+function backbeatCode(err: unknown): string | undefined {
+  try {
+    const code = (err as { code?: unknown } | null | undefined)?.code;
+    return typeof code === 'string' && code.startsWith('BACKBEAT_') ? code : undefined;
+  } catch {
+    return undefined;
   }
 }

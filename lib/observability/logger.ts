@@ -1,3 +1,4 @@
+import { isPromiseLike } from '../promise-like';
 import type { Logger } from '../config';
 
 /**
@@ -58,7 +59,7 @@ export function guardLogger(logger: Logger, onFailure: (error: unknown) => void)
       try {
         // Called as a method (pino needs its `this`), inside the guard: a getter may throw.
         const result: unknown = logger[level](objOrMsg, ...args);
-        if (isThenable(result)) result.then(undefined, report);
+        if (isPromiseLike(result)) result.then(undefined, report);
       } catch (error) {
         report(error);
       }
@@ -96,14 +97,6 @@ export function describeError(error: unknown): string {
   } catch {
     return '(an error that cannot be described)';
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 function isLoggerLike(value: unknown): value is Logger {

@@ -127,7 +127,7 @@ export class BackbeatClient implements AsyncDisposable {
     const stateLog = new StateLog({
       clusterId: this.config.clusterId,
       logger,
-      wallNow,
+      monoNow,
       server: () => this.connection.link?.connection?.getServer(),
     });
     this.budgets = new ClientBudgets(this.beat$, () => this.engine.state.currentBeat);

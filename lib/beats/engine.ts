@@ -52,7 +52,7 @@ interface SyntheticSchedule {
 /**
  * Merges judged pulse frames with a synthetic clock into one timeline of beats: strictly
  * increasing indexes (except at a flagged timeline reset), pulse lock, stale frames dropped,
- * the pulse's grid kept on the monotonic clock (`PulseGrid`: a frame held up does not
+ * the pulse's grid kept on the monotonic clock (`FollowedGrid`: a frame held up does not
  * move it), degradation `period + jitterToleranceMs` after the last beat was due on it,
  * synthetic beats on it, recovery on the first fresh pulse frame, and a new timeline at 0 after
  * index 2^53−1 (docs/protocol.md section 9).
@@ -215,7 +215,7 @@ export class BeatEngine {
   /**
    * Pushes an accepted frame of the judge (received now). Unless refused (`other-pulse`, or
    * `stale-frame`: see {@link LatenessReference}), it places the frame on the pulse's grid
-   * (`PulseGrid`; legacy frames restart it), re-bases the schedule (the last delivered
+   * (`FollowedGrid`; legacy frames restart it), re-bases the schedule (the last delivered
    * beat is due at its time on the grid), sets the tempo and bar length, ends any degradation,
    * and, for a pulse frame not flagged `hlcSkew`, merges its `hlc` into the clock, whether or
    * not it is then delivered. Legacy frames count as pulse frames for all of this except the

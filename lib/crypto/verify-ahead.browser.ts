@@ -87,13 +87,15 @@ async function verify(signed: SignedParts): Promise<void> {
     const subtle = await webCrypto;
     if (subtle === null) return;
     let key = importedKeys.get(signed.publicKeyText);
+    // Least recently used first out, as the Node key cache: a hit moves the key to the end.
+    if (key !== undefined) importedKeys.delete(signed.publicKeyText);
     if (key === undefined) {
       key = subtle.importKey('raw', signed.publicKey, 'Ed25519', false, ['verify']);
       if (importedKeys.size >= KEY_CACHE_SIZE) {
         importedKeys.delete(importedKeys.keys().next().value as string);
       }
-      importedKeys.set(signed.publicKeyText, key);
     }
+    importedKeys.set(signed.publicKeyText, key);
     const valid = await subtle.verify('Ed25519', await key, signed.signature, signed.bytes);
     rememberVerdict(signed.publicKey, signed.bytes, signed.signature, valid);
   } catch {

@@ -42,6 +42,8 @@ export class ClientConnection {
   link: NatsLink | null = null;
   /** Why the client is not following the pulse, when the link alone does not say. */
   reason: string | null = null;
+  /** Why the server refused the last reconnect, until one succeeds. */
+  private refusedReason: string | null = null;
   /** Emits once when `stop()` begins: what the client opened for users ends with it. */
   readonly stopping$: Observable<void>;
 
@@ -165,6 +167,7 @@ export class ClientConnection {
     const { config, publisher, noteError } = this.parts;
     switch (event.type) {
       case 'connected':
+        this.refusedReason = null;
         this.reason = this.streamMissing?.message ?? null;
         this.connectedSince = this.parts.monoNow();
         void this.attach(event.connection).then(
@@ -187,11 +190,15 @@ export class ClientConnection {
       case 'disconnected':
         publisher.connectionDown();
         this.addConnectedTime();
-        this.reason = event.silent
-          ? `NATS link silent: no answer to ${config.maxPingsOut} pings; reconnecting`
-          : 'NATS disconnected: reconnecting';
+        // A refusal comes just before its disconnect: its reason is the one the user can act on.
+        this.reason =
+          this.refusedReason ??
+          (event.silent
+            ? `NATS link silent: no answer to ${config.maxPingsOut} pings; reconnecting`
+            : 'NATS disconnected: reconnecting');
         break;
       case 'reconnected':
+        this.refusedReason = null;
         this.reason = this.streamMissing?.message ?? null;
         this.connectedSince = this.parts.monoNow();
         publisher.connectionUp();
@@ -199,6 +206,7 @@ export class ClientConnection {
         break;
       case 'refused':
         noteError(event.reason, 'NATS_REFUSED');
+        this.refusedReason = event.reason;
         this.reason = event.reason;
         config.logger.warn({ reason: event.reason }, 'backbeat: NATS refused the reconnect');
         break;

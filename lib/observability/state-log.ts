@@ -9,8 +9,8 @@ export interface StateLogSource {
   readonly clusterId: string;
   /** The logger lines go to (the client's: one that cannot throw). */
   readonly logger: Logger;
-  /** Wall clock, ms since the epoch. */
-  readonly wallNow: () => number;
+  /** The monotonic clock, ms: silence is a duration, whatever the wall clock does. */
+  readonly monoNow: () => number;
   /** The server the connection is on now, when connected. */
   readonly server: () => string | undefined;
 }
@@ -43,7 +43,7 @@ export class StateLog {
 
   /** The client started following: silence is counted from now until a pulse frame comes. */
   started(): void {
-    this.quietSinceMs ??= this.source.wallNow();
+    this.quietSinceMs ??= this.source.monoNow();
   }
 
   /**
@@ -54,8 +54,8 @@ export class StateLog {
    */
   silenceReason(): string {
     const subject = beatSubject(this.source.clusterId);
-    const since = this.quietSinceMs ?? this.source.wallNow();
-    const seconds = seconds1(this.source.wallNow() - since);
+    const since = this.quietSinceMs ?? this.source.monoNow();
+    const seconds = seconds1(this.source.monoNow() - since);
     return this.pulseId === null
       ? `connected to NATS but no pulse frame on ${subject} for ${seconds} s: is a pulse running for cluster '${this.source.clusterId}'? (check the cluster name)`
       : `connected to NATS but no pulse frame on ${subject} for ${seconds} s: pulse '${this.pulseId}' went silent`;
@@ -72,7 +72,7 @@ export class StateLog {
     const { logger } = this.source;
     if (health.connected && !before.connected) {
       // Silence is counted while connected: a pulse could not be heard before.
-      this.quietSinceMs = Math.max(this.quietSinceMs ?? 0, this.source.wallNow());
+      this.quietSinceMs = Math.max(this.quietSinceMs ?? 0, this.source.monoNow());
       if (health.reconnectCount > before.reconnectCount || this.everConnected) {
         logger.info(
           { server: this.source.server(), reconnects: health.reconnectCount },
@@ -121,7 +121,7 @@ export class StateLog {
     // The health change this beat may cause (a recovery) comes once it is delivered.
     this.lastSyntheticRun = this.syntheticRun;
     this.syntheticRun = 0;
-    this.quietSinceMs = this.source.wallNow();
+    this.quietSinceMs = this.source.monoNow();
     const subject = beatSubject(this.source.clusterId);
     if (this.pulseId === null) {
       logger.info(

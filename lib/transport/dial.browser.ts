@@ -35,8 +35,11 @@ export async function connectNats(
   if (signal?.aborted) throw new Error('dial abandoned');
   const dialled = connect(options);
   if (signal === undefined) return dialled;
+  // One signal serves every retry of a first dial: each dial's listener goes with its dial.
+  let onAbort = (): void => undefined;
   const abandoned = new Promise<never>((_, reject) => {
-    signal.addEventListener('abort', () => reject(new Error('dial abandoned')), { once: true });
+    onAbort = () => reject(new Error('dial abandoned'));
+    signal.addEventListener('abort', onAbort, { once: true });
   });
   try {
     return await Promise.race([dialled, abandoned]);
@@ -46,5 +49,7 @@ export async function connectNats(
       () => undefined,
     );
     throw err;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }

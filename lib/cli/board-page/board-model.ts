@@ -10,6 +10,8 @@ export const LATENESS_WINDOW_MS = 60_000;
 
 /** Claims older than this many beats mark their agent as gone quiet. */
 export const QUIET_AFTER_BEATS = 4;
+/** Rows the board keeps at most; beyond, the agent heard least recently goes. */
+export const MAX_AGENT_ROWS = 1000;
 
 /** One beat on the lateness strip. */
 export interface LatenessSample {
@@ -59,6 +61,11 @@ export class BoardModel {
     const agentId = verdict.ok ? verdict.claim.agent_id : agentOfSubject(verdict.subject);
     if (agentId === null) return; // junk on a subject that names no agent: nothing to show
     let row = this.agents.get(agentId);
+    // Least recently heard first out: a page left open (or fed junk subjects) stays bounded.
+    if (row !== undefined) this.agents.delete(agentId);
+    else if (this.agents.size >= MAX_AGENT_ROWS) {
+      this.agents.delete(this.agents.keys().next().value as string);
+    }
     if (row === undefined) {
       row = {
         agentId,
@@ -69,8 +76,8 @@ export class BoardModel {
         lastSeenMs: 0,
         verdict: '',
       };
-      this.agents.set(agentId, row);
     }
+    this.agents.set(agentId, row);
     row.lastSeenMs = nowMs;
     if (verdict.ok) {
       const { claim } = verdict;

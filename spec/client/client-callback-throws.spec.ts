@@ -51,6 +51,8 @@ describe('a beat callback that throws what cannot be read', () => {
         () => {
           throw hostileError();
         },
+        // What user code may reject with is exactly what this test is about.
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
         () => Promise.reject(Object.create(null)),
         () => Promise.reject(hostileError()),
       ];

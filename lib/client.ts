@@ -130,7 +130,7 @@ export class BackbeatClient implements AsyncDisposable {
       monoNow,
       server: () => this.connection.link?.connection?.getServer(),
     });
-    this.budgets = new ClientBudgets(this.beat$, () => this.engine.state.currentBeat);
+    this.budgets = new ClientBudgets(this.beat$, () => this.engine.lastBeat);
     this.callbacks = new BeatCallbacks(logger, noteError);
     this.connection = new ClientConnection({
       config: this.config,
@@ -374,7 +374,7 @@ export class BackbeatClient implements AsyncDisposable {
    * @return The window id, `''` before any beat.
    */
   getCurrentWindow(): string {
-    return this.engine.state.windowId;
+    return this.engine.lastBeat?.window_id ?? '';
   }
 
   /**
@@ -388,7 +388,7 @@ export class BackbeatClient implements AsyncDisposable {
    * @return Whether it is the current window.
    */
   isInWindow(windowId: string): boolean {
-    return windowId !== '' && this.engine.state.windowId === windowId;
+    return windowId !== '' && this.engine.lastBeat?.window_id === windowId;
   }
 
   /**
@@ -424,7 +424,7 @@ export class BackbeatClient implements AsyncDisposable {
    * @return The legacy position, null before any beat.
    */
   getLegacyBeatInfo(): { bar: number; beat: number } | null {
-    const current = this.engine.state.currentBeat;
+    const current = this.engine.lastBeat;
     return current ? beatIndexToLegacy(current.beat_index, current.beats_per_bar) : null;
   }
 

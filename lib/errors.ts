@@ -246,15 +246,21 @@ export class BeatSourceClosedError extends BackbeatError {
 export class StatusClaimDroppedError extends BackbeatError {
   /** `'BACKBEAT_STATUS_CLAIM_DROPPED'`. */
   readonly code = ErrorCode.StatusClaimDropped;
-  /** @param reason `'buffer-full'` or `'stopped'`. */
+  /**
+   * @param reason `'buffer-full'` or `'stopped'`.
+   * @param waitingFor What the claim was still waiting for: its acknowledgement (default), or
+   * the first beat, which stamps it.
+   */
   constructor(
     /** Why it was given up: pushed out of a full buffer, or still waiting at `stop()`. */
     readonly reason: 'buffer-full' | 'stopped',
+    waitingFor: 'acknowledgement' | 'first-beat' = 'acknowledgement',
   ) {
+    const before = waitingFor === 'first-beat' ? 'the first beat' : 'it was acknowledged';
     super(
       reason === 'buffer-full'
-        ? 'status claim dropped: newer claims filled the status buffer before it was acknowledged'
-        : 'status claim dropped: the client stopped before it was acknowledged',
+        ? `status claim dropped: newer claims filled the status buffer before ${before}`
+        : `status claim dropped: the client stopped before ${before}`,
     );
   }
 }

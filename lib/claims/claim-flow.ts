@@ -153,7 +153,7 @@ export class ClaimFlow {
         },
         error: reject,
         complete: () => {
-          if (!stamped) reject(new StatusClaimDroppedError('buffer-full'));
+          if (!stamped) reject(new StatusClaimDroppedError('buffer-full', 'first-beat'));
         },
       });
     });

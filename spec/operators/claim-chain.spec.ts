@@ -11,6 +11,7 @@ import {
   emitStatus,
   publishClaim,
   signClaim,
+  StatusClaimDroppedError,
   StatusClaimValidationError,
   validateClaim,
   verifyStatus,
@@ -286,6 +287,21 @@ describe('publishClaim(client) and emitStatus(client)', () => {
       lastValueFrom(from(inputs).pipe(emitStatus(test.client), toArray())),
     ).rejects.toThrow(/progress: missing/);
     expect(test.claims.map(({ claim }) => claim.notes)).toEqual(['a']);
+  });
+
+  it('rejects a claim pushed out while waiting for the first beat, saying so', async () => {
+    test = createTestClient({ statusBufferSize: 1 });
+    await test.client.start();
+    const first = test.client.emitStatusClaim(input('a'));
+    const second = test.client.emitStatusClaim(input('b'));
+    const error: unknown = await first.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StatusClaimDroppedError);
+    expect(error).toMatchObject({ reason: 'buffer-full' });
+    expect((error as Error).message).toBe(
+      'status claim dropped: newer claims filled the status buffer before the first beat',
+    );
+    test.pulse().beats(1);
+    await expect(second).resolves.toMatchObject({ notes: 'b' });
   });
 
   it('hands every claim to the bounded buffer as it arrives: no queue in front of it', async () => {

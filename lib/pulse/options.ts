@@ -107,7 +107,7 @@ export const PulseOptionsSchema = z.strictObject({
     .refine(Number.isFinite, { message: 'must be a finite number of ms since the Unix epoch' })
     .optional(),
   /**
-   * The RxJS scheduler of the beat timers (a `TestScheduler` in tests). The schedule's clock is
+   * The RxJS scheduler of the beat timers (virtual time in tests). The schedule's clock is
    * `performance.now()` for the `asyncScheduler` family, else the scheduler's `now()`. Default
    * `asyncScheduler`.
    */
@@ -117,7 +117,7 @@ export const PulseOptionsSchema = z.strictObject({
     })
     .default(() => asyncScheduler),
   /**
-   * Wall clock in ms since the epoch: `deadline_at`, and `hlc` as the scheduler's clock carries it
+   * Wall clock in ms since the epoch: `deadline_at`, and `hlc` as the schedule's clock carries it
    * (a step undone within a minute never reaches a stamp). Default `Date.now`.
    */
   physicalNow: z

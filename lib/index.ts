@@ -78,5 +78,4 @@ export type { HeadersLike } from './protocol/headers';
 export type { CountedBeat } from './beats/elapsed';
 export type { RejectedCounts } from './beats/frame-intake';
 export type { SigningKey } from './crypto/keys';
-export type { PulseScheduler } from './pulse/scheduler';
 export type { PulseFrame } from './pulse/frame';

@@ -3,12 +3,12 @@
  * naming the first bad field.
  */
 import type { NatsConnection } from 'nats';
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { randomHex } from '../crypto/random';
 import { ConfigError } from '../errors';
 import { RESERVED_PHASES } from '../protocol/beat-frame';
 import { beatIndexSchema, codePoints, MAX_BEAT_INDEX, tokenSchema } from '../protocol/text';
-import { realTimeScheduler, type PulseScheduler } from './scheduler';
 
 /** Tempo when none is given: two beats a second, a brisk but readable dev rhythm. */
 export const DEFAULT_PULSE_TEMPO_BPM = 120;
@@ -52,8 +52,8 @@ function isConnection(value: unknown): value is NatsConnection {
   );
 }
 
-function isScheduler(value: unknown): value is PulseScheduler {
-  const candidate = value as Partial<PulseScheduler> | null;
+function isScheduler(value: unknown): value is SchedulerLike {
+  const candidate = value as Partial<SchedulerLike> | null;
   return (
     typeof candidate === 'object' &&
     candidate !== null &&
@@ -106,12 +106,18 @@ export const PulseOptionsSchema = z.strictObject({
     .number({ message: 'must be a finite number of ms since the Unix epoch' })
     .refine(Number.isFinite, { message: 'must be a finite number of ms since the Unix epoch' })
     .optional(),
-  /** Monotonic clock and timers of the schedule. Default `performance.now` and `setTimeout`. */
-  scheduler: z
-    .custom<PulseScheduler>(isScheduler, { message: 'must have now() and schedule()' })
-    .default(realTimeScheduler),
   /**
-   * Wall clock in ms since the epoch: `deadline_at`, and `hlc` as the scheduler's clock carries it
+   * The RxJS scheduler of the beat timers (virtual time in tests). The schedule's clock is
+   * `performance.now()` for the `asyncScheduler` family, else the scheduler's `now()`. Default
+   * `asyncScheduler`.
+   */
+  scheduler: z
+    .custom<SchedulerLike>(isScheduler, {
+      message: 'must be an RxJS SchedulerLike, with now() and schedule()',
+    })
+    .default(() => asyncScheduler),
+  /**
+   * Wall clock in ms since the epoch: `deadline_at`, and `hlc` as the schedule's clock carries it
    * (a step undone within a minute never reaches a stamp). Default `Date.now`.
    */
   physicalNow: z

@@ -6,6 +6,7 @@
 import type { NatsConnection } from 'nats';
 import { connectNats } from '../transport/dial';
 import { carriedWallClock } from '../clock/carried-wall-clock';
+import { monotonicNow } from '../clock/monotonic-now';
 import { toMsgHdrs } from '../transport/msg-headers';
 import { HybridLogicalClock } from '../clock/hlc';
 import { parseSigningKey } from '../crypto/keys';
@@ -115,10 +116,11 @@ export async function startPulse(options: PulseOptions): Promise<Pulse> {
   const { clusterId, pulseId, beatsPerBar, phases, physicalNow, onError } = config;
   const ownsConnection = config.connection === undefined;
   const connection = config.connection ?? (await dial(config.natsUrl, pulseId));
+  const monoNow = monotonicNow(config.scheduler);
   // Stamps take the wall clock as the schedule's monotonic clock carries it: a step of this
   // host's clock undone within a minute must not leave every later frame an hour ahead.
   const clock = new HybridLogicalClock(pulseId, {
-    physicalNow: carriedWallClock({ wallNow: physicalNow, monoNow: () => config.scheduler.now() }),
+    physicalNow: carriedWallClock({ wallNow: physicalNow, monoNow }),
   });
   const subject = beatSubject(clusterId);
 
@@ -157,7 +159,7 @@ export async function startPulse(options: PulseOptions): Promise<Pulse> {
   const schedule = startBeatSchedule({
     scheduler: config.scheduler,
     startIndex: start.index,
-    startDueAtMs: config.scheduler.now() - start.dueAgoMs,
+    startDueAtMs: monoNow() - start.dueAgoMs,
     tempoBpm: config.tempoBpm,
     onBeat: publish,
     onError: report,

@@ -2,20 +2,20 @@
  * The dev pulse's beat schedule: absolute due times, re-anchored only at tempo changes, so that
  * late timer callbacks never add up to drift. No frames and no NATS: it only says when.
  */
+import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
+import { monotonicNow } from '../clock/monotonic-now';
 import { MAX_BEAT_INDEX } from '../protocol/text';
-import type { PulseScheduler } from './scheduler';
 
 /** One beat of the schedule, handed to `onBeat` when it is due (or as soon after as it can). */
 export interface ScheduledBeat {
-  /** The beat's index. */
   readonly index: number;
   /** The tempo from this beat on: the period up to the next beat is `60000 / tempoBpm`. */
   readonly tempoBpm: number;
-  /** When this beat was due, on the scheduler's clock. */
+  /** When this beat was due, on the schedule's clock. */
   readonly dueAtMs: number;
-  /** When the next beat is due, on the scheduler's clock. */
+  /** When the next beat is due, on the schedule's clock. */
   readonly nextDueAtMs: number;
-  /** When the callback ran, on the scheduler's clock (at or after `dueAtMs`). */
+  /** When the callback ran, on the schedule's clock (at or after `dueAtMs`). */
   readonly nowMs: number;
   /** Beats whose slots passed while the event loop was stalled: skipped, not sent in a burst. */
   readonly skipped: number;
@@ -33,11 +33,16 @@ export interface BeatSchedule {
 
 /** How a schedule starts. */
 export interface BeatScheduleOptions {
-  readonly scheduler: PulseScheduler;
+  /**
+   * Sets the timers; the schedule's clock is `monotonicNow(scheduler)` (`performance.now()` for
+   * the `asyncScheduler` family, whose own `now()` a wall-clock step moves). Default
+   * `asyncScheduler`.
+   */
+  readonly scheduler?: SchedulerLike;
   /** The first beat's index. */
   readonly startIndex: number;
   /**
-   * When `startIndex` is due, on the scheduler's clock: now or earlier (the first beat goes out
+   * When `startIndex` is due, on the schedule's clock: now or earlier (the first beat goes out
    * at once either way). Default now. A pulse on an epoch starts at the index due now, which
    * was due a little earlier.
    */
@@ -60,7 +65,7 @@ export interface BeatScheduleOptions {
  *
  * @example
  * const schedule = startBeatSchedule({
- *   scheduler: realTimeScheduler, startIndex: 0, tempoBpm: 120,
+ *   startIndex: 0, tempoBpm: 120,
  *   onBeat: (beat) => console.log(beat.index),
  * });
  * schedule.setTempo(90);
@@ -69,22 +74,23 @@ export interface BeatScheduleOptions {
  * @return The running schedule.
  */
 export function startBeatSchedule(options: BeatScheduleOptions): BeatSchedule {
-  const { scheduler, onBeat, onError } = options;
-  let anchorAtMs = options.startDueAtMs ?? scheduler.now();
+  const { scheduler = asyncScheduler, onBeat, onError } = options;
+  const now = monotonicNow(scheduler);
+  let anchorAtMs = options.startDueAtMs ?? now();
   let anchorIndex = options.startIndex;
   let tempoBpm = options.tempoBpm;
   let pendingTempoBpm: number | undefined;
   let nextIndex = options.startIndex;
   let stopped = false;
-  let cancelTimer: (() => void) | undefined;
+  let timer: Subscription | undefined;
 
   const periodMs = () => 60000 / tempoBpm;
   const dueAt = (index: number) => anchorAtMs + (index - anchorIndex) * periodMs();
 
   function fire(): void {
-    cancelTimer = undefined;
+    timer = undefined;
     if (stopped) return;
-    const nowMs = scheduler.now();
+    const nowMs = now();
     let skippedBeforeWrap = 0;
     if (anchorIndex + Math.floor((nowMs - anchorAtMs) / periodMs()) > MAX_BEAT_INDEX) {
       // Past 2^53−1: renumber from 0 where 2^53 would have been due (no index beyond it is
@@ -115,7 +121,7 @@ export function startBeatSchedule(options: BeatScheduleOptions): BeatSchedule {
     };
     nextIndex = index + 1;
     // Set the next timer first, so that neither a throwing nor a stopping onBeat can break it.
-    cancelTimer = scheduler.schedule(fire, Math.max(0, beat.nextDueAtMs - nowMs));
+    timer = scheduler.schedule(fire, Math.max(0, beat.nextDueAtMs - nowMs));
     try {
       onBeat(beat);
     } catch (error) {
@@ -129,8 +135,8 @@ export function startBeatSchedule(options: BeatScheduleOptions): BeatSchedule {
 
   function stop(): void {
     stopped = true;
-    cancelTimer?.();
-    cancelTimer = undefined;
+    timer?.unsubscribe();
+    timer = undefined;
   }
 
   fire();

@@ -4,6 +4,7 @@
  */
 import { Subscription } from 'rxjs';
 import { carriedWallClock } from '../clock/carried-wall-clock';
+import { monotonicNow } from '../clock/monotonic-now';
 import { HybridLogicalClock } from '../clock/hlc';
 import { parseSigningKey, type SigningKey } from '../crypto/keys';
 import { ConfigError } from '../errors';
@@ -95,7 +96,7 @@ export class TestPulse {
     this.clock = new HybridLogicalClock(resolved.pulseId, {
       physicalNow: carriedWallClock({
         wallNow: context.wallNow,
-        monoNow: () => context.timers.now(),
+        monoNow: monotonicNow(context.timers),
       }),
     });
     this.phases = resolved.phases;
@@ -220,7 +221,7 @@ export class TestPulse {
     subscription.add(
       timers.schedule(() => {
         schedule = startBeatSchedule({
-          scheduler: timers.asPulseScheduler(),
+          scheduler: timers,
           startIndex: 0,
           tempoBpm: this.tempo,
           onBeat: (due) => {

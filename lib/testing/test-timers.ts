@@ -5,7 +5,6 @@
  * its timers only after promises settle, that is after the run).
  */
 import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
-import type { PulseScheduler } from '../pulse/scheduler';
 
 /**
  * A {@link SchedulerLike} over another one, for one-shot timers (as the beat engine and the test
@@ -74,17 +73,6 @@ export class TestTimers implements SchedulerLike {
     this.halted = true;
     for (const action of [...this.pending]) action.unsubscribe();
     this.pending.clear();
-  }
-
-  /** The same timers as a dev pulse's {@link PulseScheduler}. */
-  asPulseScheduler(): PulseScheduler {
-    return {
-      now: () => this.now(),
-      schedule: (callback, delayMs) => {
-        const action = this.schedule(callback, delayMs);
-        return () => action.unsubscribe();
-      },
-    };
   }
 
   private checkHorizon(): void {

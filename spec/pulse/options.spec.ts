@@ -6,7 +6,7 @@ import {
   resolvePulseOptions,
   type PulseOptions,
 } from '../../lib/pulse/options';
-import { realTimeScheduler } from '../../lib/pulse/scheduler';
+import { asyncScheduler, VirtualTimeScheduler } from 'rxjs';
 
 function fieldOfError(action: () => unknown): string {
   try {
@@ -32,13 +32,15 @@ describe('resolvePulseOptions', () => {
       natsUrl: DEFAULT_PULSE_NATS_URL,
     });
     expect(resolved.pulseId).toMatch(/^pulse-[0-9a-f]{16}$/);
-    expect(resolved.scheduler.now).toBe(realTimeScheduler.now);
+    expect(resolved.scheduler).toBe(asyncScheduler);
     expect(typeof resolved.physicalNow()).toBe('number');
     expect(resolvePulseOptions({ clusterId: 'c' }).pulseId).not.toBe(resolved.pulseId);
   });
 
   it('keeps what the caller gave', () => {
+    const scheduler = new VirtualTimeScheduler();
     const resolved = resolvePulseOptions({
+      scheduler,
       clusterId: 'c1',
       pulseId: 'pulse_1',
       natsUrl: ['nats://a:4222', 'nats://b:4222'],
@@ -55,6 +57,7 @@ describe('resolvePulseOptions', () => {
       phases: ['😀'.repeat(32), 'x'],
       startIndex: Number.MAX_SAFE_INTEGER,
     });
+    expect(resolved.scheduler).toBe(scheduler);
   });
 
   const invalid: [string, Record<string, unknown>, string][] = [

@@ -6,8 +6,8 @@ import { ConfigError } from '../../lib/errors';
 import { BeatFrameSchema, type BeatFrame } from '../../lib/protocol/beat-frame';
 import { headerValues } from '../../lib/protocol/headers';
 import { windowIdFor } from '../../lib/protocol/windows';
-import { ManualPulseScheduler } from '../../lib/pulse/manual-scheduler';
 import { startPulse, type PulseOptions } from '../../lib/pulse/pulse';
+import { advanceTo, pendingTimers, virtualScheduler } from '../support/virtual-time';
 
 const WALL_START_MS = 1_700_000_000_000;
 
@@ -46,9 +46,9 @@ function fakeConnection() {
   };
 }
 
-/** A pulse on manual time: the wall clock moves with the scheduler's clock. */
-async function manualPulse(options: Partial<PulseOptions> = {}) {
-  const scheduler = new ManualPulseScheduler();
+/** A pulse on virtual time: the wall clock moves with the scheduler's clock. */
+async function virtualPulse(options: Partial<PulseOptions> = {}) {
+  const scheduler = virtualScheduler();
   const nats = fakeConnection();
   const pulse = await startPulse({
     connection: nats.connection,
@@ -63,10 +63,10 @@ async function manualPulse(options: Partial<PulseOptions> = {}) {
 
 describe('startPulse on a shared connection', () => {
   it('publishes one valid frame per beat on the cluster beat subject', async () => {
-    const { scheduler, pulse, published } = await manualPulse({ beatsPerBar: 3 });
+    const { scheduler, pulse, published } = await virtualPulse({ beatsPerBar: 3 });
     expect(pulse.pulseId).toBe('pulse-t');
     expect(published).toHaveLength(1); // the first beat goes out at once
-    scheduler.advanceTo(2000);
+    advanceTo(scheduler, 2000);
     expect(published.map((p) => p.subject)).toEqual(Array(5).fill('backbeat.chorus-dev.beat'));
     expect(published.map((p) => p.frame.beat_index)).toEqual([0, 1, 2, 3, 4]);
     for (const { frame, headers } of published) {
@@ -92,8 +92,8 @@ describe('startPulse on a shared connection', () => {
 
   it('signs every frame with the headers spelt as the protocol spells them', async () => {
     const keyPair = generateSigningKey();
-    const { scheduler, pulse, published } = await manualPulse({ signingKey: keyPair.secretKey });
-    scheduler.advanceTo(500);
+    const { scheduler, pulse, published } = await virtualPulse({ signingKey: keyPair.secretKey });
+    advanceTo(scheduler, 500);
     expect(published).toHaveLength(2);
     for (const { payload, headers } of published) {
       expect([...headers!.keys()].sort()).toEqual(['x-public-key', 'x-signature']);
@@ -107,16 +107,16 @@ describe('startPulse on a shared connection', () => {
 
   it('stamps on the wall clock as its scheduler carries it: an hour stepped for 12 s leaves no trace', async () => {
     let stepMs = 0;
-    const scheduler = new ManualPulseScheduler();
-    const { pulse, published } = await manualPulse({
+    const scheduler = virtualScheduler();
+    const { pulse, published } = await virtualPulse({
       scheduler,
       physicalNow: () => WALL_START_MS + scheduler.now() + stepMs,
     });
-    scheduler.advanceTo(5000);
+    advanceTo(scheduler, 5000);
     stepMs = 3_600_000;
-    scheduler.advanceTo(17_000);
+    advanceTo(scheduler, 17_000);
     stepMs = 0;
-    scheduler.advanceTo(30_000);
+    advanceTo(scheduler, 30_000);
     const leads = published.map(
       (p) => parseInt(p.frame.hlc.slice(0, 12), 16) - (WALL_START_MS + p.frame.beat_index * 500),
     );
@@ -128,8 +128,8 @@ describe('startPulse on a shared connection', () => {
   });
 
   it('starts at startIndex', async () => {
-    const { scheduler, pulse, published } = await manualPulse({ startIndex: 1000 });
-    scheduler.advanceTo(500);
+    const { scheduler, pulse, published } = await virtualPulse({ startIndex: 1000 });
+    advanceTo(scheduler, 500);
     expect(published.map((p) => p.frame.beat_index)).toEqual([1000, 1001]);
     await pulse.stop();
   });
@@ -137,8 +137,8 @@ describe('startPulse on a shared connection', () => {
   it('on an epoch: beat i is due at epochMs + i × period; it starts at the index due now', async () => {
     // Started 1.7 s after the epoch at 120 BPM: beat 3 (due at +1.5 s) goes out at once.
     const epochMs = WALL_START_MS - 1_700;
-    const { scheduler, pulse, published } = await manualPulse({ epochMs });
-    scheduler.advanceTo(1_300);
+    const { scheduler, pulse, published } = await virtualPulse({ epochMs });
+    advanceTo(scheduler, 1_300);
     expect(
       published.map((p) => [p.frame.beat_index, Date.parse(p.frame.deadline_at) - epochMs]),
     ).toEqual([
@@ -152,11 +152,11 @@ describe('startPulse on a shared connection', () => {
 
   it('restarted on the same epoch, continues the same indexes and phase', async () => {
     const epochMs = WALL_START_MS - 10_000;
-    const first = await manualPulse({ epochMs });
-    first.scheduler.advanceTo(1_000);
+    const first = await virtualPulse({ epochMs });
+    advanceTo(first.scheduler, 1_000);
     await first.pulse.stop();
     // A second instance (a restart, or a standby) 2.2 s later on the same wall clock.
-    const scheduler = new ManualPulseScheduler(50_000);
+    const scheduler = virtualScheduler(50_000);
     const nats = fakeConnection();
     const second = await startPulse({
       connection: nats.connection,
@@ -166,7 +166,7 @@ describe('startPulse on a shared connection', () => {
       physicalNow: () => WALL_START_MS + 3_200 + (scheduler.now() - 50_000),
       epochMs,
     });
-    scheduler.advanceTo(51_000);
+    advanceTo(scheduler, 51_000);
     const timeline = [...first.published, ...nats.published].map((p) => [
       p.frame.beat_index,
       Date.parse(p.frame.deadline_at) - epochMs,
@@ -185,10 +185,10 @@ describe('startPulse on a shared connection', () => {
   });
 
   it('changes the tempo from the next beat, keeping the deadline it announced', async () => {
-    const { scheduler, pulse, published } = await manualPulse({ tempoBpm: 60 });
-    scheduler.advanceTo(1000);
+    const { scheduler, pulse, published } = await virtualPulse({ tempoBpm: 60 });
+    advanceTo(scheduler, 1000);
     pulse.setTempo(120);
-    scheduler.advanceTo(3000);
+    advanceTo(scheduler, 3000);
     expect(
       published.map((p) => [
         p.frame.beat_index,
@@ -206,25 +206,25 @@ describe('startPulse on a shared connection', () => {
   });
 
   it('refuses a bad tempo with a ConfigError naming tempoBpm, and keeps its own', async () => {
-    const { scheduler, pulse, published } = await manualPulse();
+    const { scheduler, pulse, published } = await virtualPulse();
     expect(() => pulse.setTempo(0)).toThrow(ConfigError);
     expect(() => pulse.setTempo(6001)).toThrow(/tempoBpm/);
-    scheduler.advanceTo(500);
+    advanceTo(scheduler, 500);
     expect(published.map((p) => p.frame.tempo_bpm)).toEqual([120, 120]);
     await pulse.stop();
   });
 
   it('stops publishing on stop(), never closes a shared connection, and is idempotent', async () => {
-    const { scheduler, pulse, published, spy } = await manualPulse();
-    scheduler.advanceTo(500);
+    const { scheduler, pulse, published, spy } = await virtualPulse();
+    advanceTo(scheduler, 500);
     const first = pulse.stop();
     expect(pulse.stop()).toBe(first);
     await first;
     await pulse[Symbol.asyncDispose]();
     pulse.setTempo(60); // harmless after stop
-    scheduler.advanceTo(10000);
+    advanceTo(scheduler, 10000);
     expect(published).toHaveLength(2);
-    expect(scheduler.pendingTimers).toBe(0);
+    expect(pendingTimers(scheduler)).toBe(0);
     expect(spy.close).not.toHaveBeenCalled();
   });
 
@@ -234,25 +234,25 @@ describe('startPulse on a shared connection', () => {
       errors.push(error);
       throw new Error('a reporter that fails');
     };
-    const { scheduler, pulse, published, failPublishWith } = await manualPulse({ onError });
+    const { scheduler, pulse, published, failPublishWith } = await virtualPulse({ onError });
     const failure = new Error('CONNECTION_CLOSED');
     failPublishWith(failure);
-    scheduler.advanceTo(1000); // beats 1 and 2 fail
+    advanceTo(scheduler, 1000); // beats 1 and 2 fail
     failPublishWith(undefined);
-    scheduler.advanceTo(1500);
+    advanceTo(scheduler, 1500);
     expect(errors).toEqual([failure, failure]);
     expect(published.map((p) => p.frame.beat_index)).toEqual([0, 3]);
     await pulse.stop();
   });
 
   it('stops its schedule when the connection closes for good', async () => {
-    const { scheduler, published, closeFromOutside } = await manualPulse();
+    const { scheduler, published, closeFromOutside } = await virtualPulse();
     closeFromOutside();
     await Promise.resolve();
     await Promise.resolve();
-    scheduler.advanceTo(5000);
+    advanceTo(scheduler, 5000);
     expect(published).toHaveLength(1);
-    expect(scheduler.pendingTimers).toBe(0);
+    expect(pendingTimers(scheduler)).toBe(0);
   });
 
   it('rejects invalid options with a ConfigError before publishing anything', async () => {
@@ -270,7 +270,7 @@ describe('startPulse on a shared connection', () => {
 describe('startPulse on the default clocks', () => {
   afterEach(() => jest.useRealTimers());
 
-  it('runs on setTimeout, performance.now and Date.now (here, jest fake timers)', async () => {
+  it('runs on asyncScheduler, performance.now and Date.now (here, jest fake timers)', async () => {
     jest.useFakeTimers({ now: WALL_START_MS });
     const nats = fakeConnection();
     const pulse = await startPulse({ connection: nats.connection, clusterId: 'c', tempoBpm: 240 });
@@ -281,5 +281,16 @@ describe('startPulse on the default clocks', () => {
     );
     await pulse.stop();
     expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it("keeps its beat through a step of the wall clock: the schedule reads performance.now, not asyncScheduler's Date.now", async () => {
+    jest.useFakeTimers({ now: WALL_START_MS });
+    const nats = fakeConnection();
+    const pulse = await startPulse({ connection: nats.connection, clusterId: 'c', tempoBpm: 240 });
+    jest.advanceTimersByTime(500);
+    jest.setSystemTime(WALL_START_MS + 3_600_000); // an hour ahead; performance.now() is not moved
+    jest.advanceTimersByTime(500);
+    expect(nats.published.map((p) => p.frame.beat_index)).toEqual([0, 1, 2, 3, 4]);
+    await pulse.stop();
   });
 });

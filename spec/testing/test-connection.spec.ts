@@ -9,8 +9,9 @@ import {
   type TestConnection,
 } from '@chorus-services/backbeat/testing';
 import { ConnectionError } from '@chorus-services/backbeat';
-import { ManualPulseScheduler } from '../../lib/pulse/manual-scheduler';
+import { VirtualTimeScheduler } from 'rxjs';
 import { startPulse } from '../../lib/pulse/pulse';
+import { advanceTo } from '../support/virtual-time';
 
 const text = (msg: { data: Uint8Array }) => new TextDecoder().decode(msg.data);
 
@@ -185,11 +186,11 @@ describe('createTestConnection', () => {
     await expect(connection.request('a')).rejects.toThrow(/not provided by the test connection/);
   });
 
-  it('carries the dev pulse: frames on the beat subject, on the pulse scheduler', async () => {
+  it('carries the dev pulse: frames on the beat subject, on its scheduler', async () => {
     const frames = collect(connection, 'backbeat.c1.beat');
-    const scheduler = new ManualPulseScheduler();
+    const scheduler = new VirtualTimeScheduler();
     const pulse = await startPulse({ connection, clusterId: 'c1', tempoBpm: 600, scheduler });
-    scheduler.advanceBy(250);
+    advanceTo(scheduler, 250);
     await pulse.stop();
     expect(
       frames.map((msg) => (JSON.parse(text(msg)) as { beat_index: number }).beat_index),

@@ -7,7 +7,7 @@ import { AsyncSubject, first, of, type Observable } from 'rxjs';
 import type { Beat } from '../beats/beat';
 import type { SigningKey } from '../crypto/keys';
 import { ClientStateError } from '../errors';
-import type { Logger } from '../config';
+import type { Logger } from '../observability/logger';
 import type {
   StatusClaim,
   StatusClaimInput,

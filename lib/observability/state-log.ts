@@ -1,5 +1,5 @@
 import type { Beat } from '../beats/beat';
-import type { Logger } from '../config';
+import type { Logger } from './logger';
 import { beatSubject } from '../protocol/subjects';
 import type { HealthStatus } from './health';
 

@@ -166,8 +166,6 @@ export function guardLogger(logger: Logger, onFailure: (error: unknown) => void)
  *
  * @example
  * log.error({ err: describeError(err) }, 'backbeat: beat callback threw');
- * @param error Anything thrown.
- * @return Its message, or a placeholder.
  */
 export function describeError(error: unknown): string {
   try {

@@ -40,7 +40,6 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
  *
  * @example
  * await runBoard({ cluster: 'dev', nats: ['ws://localhost:8080'], port: 7070, host: '127.0.0.1' }, io); // 0
- * @param options The parsed options.
  * @param io Where to print, the environment (`BACKBEAT_BOARD_ASSETS`: the page's directory,
  * by default the package's dist/board), and the stop signal.
  * @return 0 when stopped by the signal.

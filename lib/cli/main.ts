@@ -38,7 +38,6 @@ export { ExitCode } from './cli-io';
  * @example
  * const code = await main({ argv: ['keygen'], stdout: process.stdout, stderr: process.stderr, env: process.env });
  * @param io The arguments, output streams, environment and stop signal.
- * @return The exit code.
  */
 export async function main(io: CliIo): Promise<ExitCode> {
   let code: ExitCode = ExitCode.Ok;
@@ -58,7 +57,6 @@ export async function main(io: CliIo): Promise<ExitCode> {
  * @example
  * // bin/backbeat.js
  * require('../dist/cjs/cli/main.js').runCli();
- * @return Resolves when the command is done.
  */
 export async function runCli(): Promise<void> {
   const controller = new AbortController();

@@ -9,7 +9,6 @@ const PACKAGE_NAME = '@chorus-services/backbeat';
  *
  * @example
  * packageVersion(__dirname); // '0.1.0'
- * @param fromDir Where to start looking.
  * @return The version, or `'unknown'` when no such package.json is found.
  */
 export function packageVersion(fromDir: string): string {

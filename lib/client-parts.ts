@@ -42,48 +42,48 @@ export interface ClientParts {
 }
 
 /**
- * Builds the parts of `client` from a partial config over `defaultConfig()`.
+ * Builds the parts of `client` from `partial`, a config over `defaultConfig()`.
  *
  * @throws ConfigError when the config is invalid.
  */
 export function wireClient(
   client: object,
-  config: Partial<Config>,
+  partial: Partial<Config>,
   runtime: ClientRuntime,
 ): ClientParts {
-  const resolved = resolveConfig(config);
+  const resolved = resolveConfig(partial);
   const wallNow = runtime.wallNow ?? Date.now;
   const monoNow = runtime.now ?? monotonicNow(runtime.scheduler);
   const errors = new ErrorLog(wallNow);
   // The user's logger, wrapped once: everything below logs through this one, which never
   // throws into the SDK (a failure is counted in metrics().errors).
-  const frozen: ResolvedConfig = Object.freeze({
+  const config: ResolvedConfig = Object.freeze({
     ...resolved,
     logger: guardLogger(resolved.logger, (err) => errors.note(err, 'LOGGER')),
   });
-  const { logger } = frozen;
+  const { logger } = config;
   const noteError = (err: unknown, code: string) => errors.note(err, code);
   const carriedNow = carriedWallClock({ wallNow, monoNow });
-  const clock = new HybridLogicalClock(frozen.agentId, {
-    maxSkewMs: frozen.maxClockSkewMs,
+  const clock = new HybridLogicalClock(config.agentId, {
+    maxSkewMs: config.maxClockSkewMs,
     physicalNow: carriedNow,
   });
   // Some closures below reach parts built after them: none is called during construction.
   const beats = clientBeats(
-    frozen,
+    config,
     { clock, scheduler: runtime.scheduler, monoNow, carriedNow },
     () => snapshots.refresh(),
   );
   const { engine } = beats;
   const beat$ = engine.beats$;
-  const { claims, publisher } = clientClaims(client, frozen, beat$, {
+  const { claims, publisher } = clientClaims(client, config, beat$, {
     tick: () => clock.tick(),
     currentBeat: () => engine.lastBeat,
     assertRunning: (what) => connection.assertRunning(what),
     noteError,
   });
   const stateLog = new StateLog({
-    clusterId: frozen.clusterId,
+    clusterId: config.clusterId,
     logger,
     monoNow,
     server: () => connection.link?.connection?.getServer(),
@@ -91,7 +91,7 @@ export function wireClient(
   const budgets = new ClientBudgets(beat$, () => engine.lastBeat);
   const callbacks = new BeatCallbacks(logger, noteError);
   const connection: ClientConnection = new ClientConnection({
-    config: frozen,
+    config,
     monoNow,
     engine,
     intake: beats.intake,
@@ -114,7 +114,7 @@ export function wireClient(
     stateLog,
   });
   return {
-    config: frozen,
+    config,
     carriedNow,
     engine,
     beat$,

@@ -1,6 +1,5 @@
 /**
- * The client: wires the parts together and runs their lifecycle. Data flows one way:
- * NATS bytes → the frame judge → the beat engine → `beat$` → subscribers, budgets, claims.
+ * The client's public face: each method forwards to one of the parts `client-parts.ts` wires.
  */
 import {
   type MonoTypeOperatorFunction,
@@ -9,31 +8,17 @@ import {
   type Subscription,
 } from 'rxjs';
 import type { Beat } from './beats/beat';
-import { BeatCallbacks } from './beats/beat-callbacks';
-import { clientBeats } from './beats/client-beats';
-import { ClientBudgets } from './beats/client-budgets';
-import type { BeatEngine } from './beats/engine';
-import type { ClaimFlow } from './claims/claim-flow';
-import { clientClaims } from './claims/client-claims';
-import { carriedWallClock } from './clock/carried-wall-clock';
-import { HybridLogicalClock } from './clock/hlc';
-import { monotonicNow } from './clock/monotonic-now';
-import { resolveConfig, type ClientConfig, type Config, type ResolvedConfig } from './config';
+import { wireClient, type ClientParts } from './client-parts';
+import type { ClientConfig, Config } from './config';
 import { ConfigError } from './errors';
-import { ClientConnection } from './lifecycle/connection';
 import type { ClientRuntime, StopOptions } from './lifecycle/options';
-import { ErrorLog } from './observability/error-log';
 import type { HealthStatus } from './observability/health';
-import { guardLogger } from './observability/logger';
 import type { ClientMetrics } from './observability/metrics';
-import { ClientSnapshots } from './observability/snapshots';
-import { StateLog } from './observability/state-log';
 import { emitStatus } from './operators/emit-status';
 import type { StatusVerdict } from './operators/verify-status';
 import { clientStatusClaims, type StatusClaimsOptions } from './observers/status-claims';
 import { beatIndexToLegacy, legacyToBeatIndex } from './protocol/legacy';
 import type { StatusClaim, StatusClaimInput } from './protocol/status-claim';
-import type { StatusPublisher } from './transport/status-publisher';
 
 export type { ClientRuntime, StopOptions } from './lifecycle/options';
 export type { StatusClaimsOptions } from './observers/status-claims';
@@ -66,17 +51,7 @@ export class BackbeatClient implements AsyncDisposable {
    */
   readonly health$: Observable<HealthStatus>;
 
-  private readonly config: ResolvedConfig;
-  /** The HLC's `pt`: the wall clock as the monotonic clock carries it. */
-  private readonly carriedNow: () => number;
-  private readonly clock: HybridLogicalClock;
-  private readonly engine: BeatEngine;
-  private readonly publisher: StatusPublisher;
-  private readonly claims: ClaimFlow;
-  private readonly budgets: ClientBudgets;
-  private readonly callbacks: BeatCallbacks;
-  private readonly connection: ClientConnection;
-  private readonly snapshots: ClientSnapshots;
+  private readonly parts: ClientParts;
   private warnedLegacyConversion = false;
 
   /**
@@ -87,75 +62,8 @@ export class BackbeatClient implements AsyncDisposable {
    * @internal
    */
   constructor(config: Partial<Config>, runtime: ClientRuntime = {}) {
-    const resolved = resolveConfig(config);
-    const wallNow = runtime.wallNow ?? Date.now;
-    const monoNow = runtime.now ?? monotonicNow(runtime.scheduler);
-    const errors = new ErrorLog(wallNow);
-    // The user's logger, wrapped once: everything below logs through this one, which never
-    // throws into the SDK (a failure is counted in metrics().errors).
-    this.config = Object.freeze({
-      ...resolved,
-      logger: guardLogger(resolved.logger, (err) => errors.note(err, 'LOGGER')),
-    });
-    const { logger } = this.config;
-    const noteError = (err: unknown, code: string) => errors.note(err, code);
-    this.carriedNow = carriedWallClock({ wallNow, monoNow });
-    this.clock = new HybridLogicalClock(this.config.agentId, {
-      maxSkewMs: this.config.maxClockSkewMs,
-      physicalNow: this.carriedNow,
-    });
-    const beats = clientBeats(
-      this.config,
-      { clock: this.clock, scheduler: runtime.scheduler, monoNow, carriedNow: this.carriedNow },
-      () => this.snapshots.refresh(),
-    );
-    const { engine } = beats;
-    this.engine = engine;
-    this.beat$ = engine.beats$;
-    this.downbeat$ = engine.downbeats$;
-    ({ claims: this.claims, publisher: this.publisher } = clientClaims(
-      this,
-      this.config,
-      this.beat$,
-      {
-        tick: () => this.clock.tick(),
-        currentBeat: () => engine.lastBeat,
-        assertRunning: (what) => this.connection.assertRunning(what),
-        noteError,
-      },
-    ));
-    const stateLog = new StateLog({
-      clusterId: this.config.clusterId,
-      logger,
-      monoNow,
-      server: () => this.connection.link?.connection?.getServer(),
-    });
-    this.budgets = new ClientBudgets(this.beat$, () => this.engine.lastBeat);
-    this.callbacks = new BeatCallbacks(logger, noteError);
-    this.connection = new ClientConnection({
-      config: this.config,
-      monoNow,
-      engine: this.engine,
-      intake: beats.intake,
-      publisher: this.publisher,
-      stateLog,
-      noteError,
-      refreshHealth: () => this.snapshots.refresh(),
-      onBeatsEnded: () => this.snapshots.stopLogging(),
-      onStopped: () => this.snapshots.complete(),
-    });
-    this.snapshots = new ClientSnapshots({
-      beats,
-      beat$: this.beat$,
-      publisher: this.publisher,
-      claims: this.claims,
-      budgets: this.budgets,
-      callbacks: this.callbacks,
-      errors,
-      connection: this.connection,
-      stateLog,
-    });
-    this.health$ = this.snapshots.health$;
+    this.parts = wireClient(this, config, runtime);
+    ({ beat$: this.beat$, downbeat$: this.downbeat$, health$: this.health$ } = this.parts);
   }
 
   /**
@@ -169,14 +77,13 @@ export class BackbeatClient implements AsyncDisposable {
    * await client.start();
    * if (client.health().localDegradation) console.warn('no NATS yet: keeping time locally');
    * ```
-   * @return Resolves when started (connected or degraded).
    * @throws ConnectionError when NATS refuses the client (authentication, TLS), or cannot
    * follow the beat on it (e.g. a shared connection already closed); `cause` is nats.js's error.
    * @throws ConfigError when `statusDelivery` is `'jetstream'` and the status stream is missing.
    * @throws ClientStateError after `stop()`.
    */
   start(): Promise<void> {
-    return this.connection.start();
+    return this.parts.connection.start();
   }
 
   /**
@@ -192,7 +99,7 @@ export class BackbeatClient implements AsyncDisposable {
    * @return How many claims could not be sent.
    */
   stop(options: StopOptions = {}): Promise<{ dropped: number }> {
-    return this.connection.stop(options.timeoutMs ?? 5000);
+    return this.parts.connection.stop(options.timeoutMs ?? 5000);
   }
 
   /**
@@ -203,7 +110,6 @@ export class BackbeatClient implements AsyncDisposable {
    * await using client = createClient({ clusterId: 'chorus-dev', agentId: 'job-42' });
    * await client.start();
    * ```
-   * @return Resolves when stopped.
    */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
@@ -217,11 +123,10 @@ export class BackbeatClient implements AsyncDisposable {
    * ```ts
    * const subscription = client.onBeat((beat) => scheduler.tick(beat.beat_index));
    * ```
-   * @param callback Called with each delivered beat.
    * @return The subscription, to unsubscribe.
    */
   onBeat(callback: (beat: Beat) => unknown): Subscription {
-    return this.beat$.subscribe((beat) => this.callbacks.run(callback, beat));
+    return this.beat$.subscribe((beat) => this.parts.callbacks.run(callback, beat));
   }
 
   /**
@@ -231,11 +136,10 @@ export class BackbeatClient implements AsyncDisposable {
    * ```ts
    * client.onDownbeat((beat) => planBar(beat.window_id));
    * ```
-   * @param callback Called with each downbeat.
    * @return The subscription, to unsubscribe.
    */
   onDownbeat(callback: (beat: Beat) => unknown): Subscription {
-    return this.downbeat$.subscribe((beat) => this.callbacks.run(callback, beat));
+    return this.downbeat$.subscribe((beat) => this.parts.callbacks.run(callback, beat));
   }
 
   /**
@@ -258,7 +162,7 @@ export class BackbeatClient implements AsyncDisposable {
    * (JetStream, or while waiting for the first beat).
    */
   emitStatusClaim(input: StatusClaimInput): Promise<StatusClaim> {
-    return this.claims.emit(input, 'emitStatusClaim');
+    return this.parts.claims.emit(input, 'emitStatusClaim');
   }
 
   /**
@@ -269,7 +173,6 @@ export class BackbeatClient implements AsyncDisposable {
    * ```ts
    * progress$.pipe(map((p) => ({ state: 'executing' as const, beatsLeft: 1, progress: p })), client.emitStatus());
    * ```
-   * @return The operator.
    */
   emitStatus(): OperatorFunction<StatusClaimInput, Readonly<StatusClaim>> {
     return emitStatus(this);
@@ -284,10 +187,9 @@ export class BackbeatClient implements AsyncDisposable {
    * work$.pipe(client.withinBeats(8)).subscribe({ error: (err) => console.warn(err) });
    * ```
    * @param beats The budget, a positive integer.
-   * @return The operator.
    */
   withinBeats<T>(beats: number): MonoTypeOperatorFunction<T> {
-    return this.budgets.withinBeats(beats);
+    return this.parts.budgets.withinBeats(beats);
   }
 
   /**
@@ -305,7 +207,7 @@ export class BackbeatClient implements AsyncDisposable {
    * @throws RangeError (a rejection) when `beats` is not a positive integer.
    */
   withBeatBudget<T>(beats: number, fn: (signal: AbortSignal) => T | PromiseLike<T>): Promise<T> {
-    return this.budgets.withBeatBudget(beats, fn);
+    return this.parts.budgets.withBeatBudget(beats, fn);
   }
 
   /**
@@ -324,7 +226,8 @@ export class BackbeatClient implements AsyncDisposable {
    * @return Verdicts, until unsubscribed or `stop()`.
    */
   statusClaims$(options: StatusClaimsOptions = {}): Observable<StatusVerdict> {
-    return clientStatusClaims(this.connection, this.config.clusterId, this.carriedNow, options);
+    const { connection, config, carriedNow } = this.parts;
+    return clientStatusClaims(connection, config.clusterId, carriedNow, options);
   }
 
   /**
@@ -336,7 +239,7 @@ export class BackbeatClient implements AsyncDisposable {
    * ```
    */
   get clusterId(): string {
-    return this.config.clusterId;
+    return this.parts.config.clusterId;
   }
 
   /**
@@ -348,33 +251,31 @@ export class BackbeatClient implements AsyncDisposable {
    * ```
    */
   get agentId(): string {
-    return this.config.agentId;
+    return this.parts.config.agentId;
   }
 
   /**
-   * The last delivered `beat_index`.
+   * The last delivered `beat_index`, -1 before any beat.
    *
    * @example
    * ```ts
    * client.getCurrentBeat(); // -1 before any beat
    * ```
-   * @return The index, -1 before any beat.
    */
   getCurrentBeat(): number {
-    return this.engine.lastBeat?.beat_index ?? -1;
+    return this.parts.engine.lastBeat?.beat_index ?? -1;
   }
 
   /**
-   * The current beat's `window_id`.
+   * The current beat's `window_id`, `''` before any beat.
    *
    * @example
    * ```ts
    * const window = client.getCurrentWindow();
    * ```
-   * @return The window id, `''` before any beat.
    */
   getCurrentWindow(): string {
-    return this.engine.lastBeat?.window_id ?? '';
+    return this.parts.engine.lastBeat?.window_id ?? '';
   }
 
   /**
@@ -384,11 +285,9 @@ export class BackbeatClient implements AsyncDisposable {
    * ```ts
    * if (!client.isInWindow(claim.window_id)) console.log('that bar is over');
    * ```
-   * @param windowId A window id.
-   * @return Whether it is the current window.
    */
   isInWindow(windowId: string): boolean {
-    return windowId !== '' && this.engine.lastBeat?.window_id === windowId;
+    return windowId !== '' && this.parts.engine.lastBeat?.window_id === windowId;
   }
 
   /**
@@ -401,44 +300,41 @@ export class BackbeatClient implements AsyncDisposable {
    * ```
    * @param bar The bar, from 1.
    * @param beat The beat in the bar, from 1.
-   * @return The beat index.
    */
   convertLegacyBeat(bar: number, beat: number): number {
     if (!this.warnedLegacyConversion) {
       this.warnedLegacyConversion = true;
-      this.config.logger.warn(
+      this.parts.config.logger.warn(
         { bar, beat },
         'backbeat: convertLegacyBeat is for migration; use beat indexes and windows',
       );
     }
-    return legacyToBeatIndex(bar, beat, this.engine.state.beatsPerBar);
+    return legacyToBeatIndex(bar, beat, this.parts.engine.state.beatsPerBar);
   }
 
   /**
-   * `{ bar, beat }` of the current beat.
+   * `{ bar, beat }` of the current beat, null before any beat.
    *
    * @example
    * ```ts
    * client.getLegacyBeatInfo(); // { bar: 3, beat: 2 } at beat 9
    * ```
-   * @return The legacy position, null before any beat.
    */
   getLegacyBeatInfo(): { bar: number; beat: number } | null {
-    const current = this.engine.lastBeat;
+    const current = this.parts.engine.lastBeat;
     return current ? beatIndexToLegacy(current.beat_index, current.beats_per_bar) : null;
   }
 
   /**
-   * A snapshot of the client's health.
+   * A snapshot of the client's health, frozen.
    *
    * @example
    * ```ts
    * const { connected, localDegradation, tempoBpm } = client.health();
    * ```
-   * @return The current health, frozen.
    */
   health(): HealthStatus {
-    return this.snapshots.health();
+    return this.parts.snapshots.health();
   }
 
   /**
@@ -448,10 +344,9 @@ export class BackbeatClient implements AsyncDisposable {
    * ```ts
    * console.log(client.metrics().beats.rejected['bad-signature']);
    * ```
-   * @return The metrics, grouped.
    */
   metrics(): ClientMetrics {
-    return this.snapshots.metrics();
+    return this.parts.snapshots.metrics();
   }
 
   /**
@@ -462,10 +357,9 @@ export class BackbeatClient implements AsyncDisposable {
    * await client.emitStatusClaim({ state: 'done', beatsLeft: 0, progress: 1 });
    * await client.flush();
    * ```
-   * @return Resolves when flushed.
    */
   flush(): Promise<void> {
-    return this.publisher.flush();
+    return this.parts.publisher.flush();
   }
 }
 

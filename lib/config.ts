@@ -11,75 +11,11 @@ import { isUint8Array } from './crypto/bytes';
 import { parseSigningKeyField } from './crypto/key-text';
 import { parsePublicKey } from './crypto/keys';
 import { ConfigError } from './errors';
+import { isLogger, silentLogger, type Logger } from './observability/logger';
 import { TOKEN_PATTERN } from './protocol/subjects';
 
-/**
- * A pino-compatible logger: each method takes an object of fields, a message, or both
- * (`log.warn({ reason }, 'frame rejected')`). `console` fits too.
- *
- * @example
- * ```ts
- * import pino from 'pino';
- * const client = createClient({ clusterId: 'chorus-dev', agentId: 'my-service', logger: pino() });
- * ```
- */
-export interface Logger {
-  /**
-   * Logs a detail useful when debugging (e.g. each rejected frame).
-   *
-   * @example
-   * ```ts
-   * logger.debug({ reason: 'not-json' }, 'backbeat: frame rejected');
-   * ```
-   * @param objOrMsg An object of fields, or the message.
-   * @param args The message after an object, or format arguments.
-   */
-  debug(objOrMsg: unknown, ...args: unknown[]): void;
-  /**
-   * Logs a state change (e.g. connected, degraded).
-   *
-   * @example
-   * ```ts
-   * logger.info({ servers: ['nats://localhost:4222'] }, 'backbeat: connected');
-   * ```
-   * @param objOrMsg An object of fields, or the message.
-   * @param args The message after an object, or format arguments.
-   */
-  info(objOrMsg: unknown, ...args: unknown[]): void;
-  /**
-   * Logs something the SDK recovered from (e.g. a throwing beat callback).
-   *
-   * @example
-   * ```ts
-   * logger.warn({ err, beat: 42 }, 'backbeat: beat callback threw');
-   * ```
-   * @param objOrMsg An object of fields, or the message.
-   * @param args The message after an object, or format arguments.
-   */
-  warn(objOrMsg: unknown, ...args: unknown[]): void;
-  /**
-   * Logs a failure the SDK could not recover from on its own.
-   *
-   * @example
-   * ```ts
-   * logger.error({ err }, 'backbeat: NATS permissions violation');
-   * ```
-   * @param objOrMsg An object of fields, or the message.
-   * @param args The message after an object, or format arguments.
-   */
-  error(objOrMsg: unknown, ...args: unknown[]): void;
-  /**
-   * A logger that adds `bindings` to every line; when absent the SDK uses this logger as is.
-   *
-   * @example
-   * ```ts
-   * const log = logger.child?.({ agent: 'my-service' }) ?? logger;
-   * ```
-   * @param bindings Fields to add to every line.
-   * @return The child logger.
-   */
-  child?(bindings: Record<string, unknown>): Logger;
-}
+// The type of the `logger` field; it lives beside the guard that wraps it.
+export { silentLogger, type Logger } from './observability/logger';
 
 /** `natsOptions` keys the SDK sets itself from its own fields; passing one is a ConfigError. */
 export const SDK_OWNED_NATS_OPTIONS = [
@@ -119,17 +55,6 @@ export type NatsOptions = Omit<ConnectionOptions, (typeof SDK_OWNED_NATS_OPTIONS
  */
 export type StatusDelivery = 'core' | 'jetstream';
 
-const noop = (): void => {};
-
-/** A logger that writes nothing: the default. */
-export const silentLogger: Logger = {
-  debug: noop,
-  info: noop,
-  warn: noop,
-  error: noop,
-  child: () => silentLogger,
-};
-
 /** The longest delay a Node timer keeps; a longer one fires at once (a busy loop). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -167,11 +92,6 @@ const keyText = (message: string) =>
 
 const isConnection = (value: unknown): value is NatsConnection =>
   isObject(value) && isFunction(value.subscribe) && isFunction(value.publish);
-
-const isLogger = (value: unknown): value is Logger =>
-  isObject(value) &&
-  ['debug', 'info', 'warn', 'error'].every((method) => isFunction(value[method])) &&
-  (value.child === undefined || isFunction(value.child));
 
 /**
  * Every field: its check, its default, its doc comment (what typedoc shows on {@link Config}).

@@ -46,7 +46,6 @@ export abstract class BackbeatError extends Error {
   /** The stable code of this kind of error, to branch on instead of the message. */
   abstract readonly code: ErrorCode;
   /**
-   * @param message What went wrong.
    * @param options `cause`: the underlying error, if any.
    */
   constructor(message: string, options?: { cause?: unknown }) {
@@ -72,7 +71,6 @@ export class ConfigError extends BackbeatError {
   /** `'BACKBEAT_CONFIG'`. */
   readonly code = ErrorCode.Config;
   /**
-   * @param field The invalid field, dotted when nested.
    * @param message What is wrong with it; the error's message is `${field}: ${message}`.
    * @param options `cause`: the underlying error, if any.
    */
@@ -191,11 +189,8 @@ export interface BeatBudgetInfo {
 export class BeatBudgetExceededError extends BackbeatError implements BeatBudgetInfo {
   /** `'BACKBEAT_BEAT_BUDGET_EXCEEDED'`. */
   readonly code = ErrorCode.BeatBudgetExceeded;
-  /** The budget, in beats. */
   readonly budget: number;
-  /** The beat index counted from. */
   readonly startBeat: number;
-  /** The index of the delivered beat at which the budget expired. */
   readonly expiredAtBeat: number;
   /** @param info The budget, where it was counted from, and where it expired. */
   constructor(

@@ -42,7 +42,7 @@ export {
 } from './operators/verify-status';
 
 export { startPulse, type Pulse, type PulseOptions } from './pulse/pulse';
-export type { Logger } from './config';
+export type { Logger } from './observability/logger';
 
 export { createClient, BackbeatClient, type StopOptions, type StatusClaimsOptions } from './client';
 export {

@@ -7,7 +7,7 @@ import { AsyncSubject, first, of, type Observable } from 'rxjs';
 import type { Beat } from '../beats/beat';
 import type { SigningKey } from '../crypto/keys';
 import { ClientStateError } from '../errors';
-import type { Logger } from '../config';
+import type { Logger } from '../observability/logger';
 import type {
   StatusClaim,
   StatusClaimInput,
@@ -202,12 +202,7 @@ export class ClaimFlow {
 
 const flows = new WeakMap<object, ClaimFlow>();
 
-/**
- * Makes `flow` the claim flow of `client`, for the claim operators to find.
- *
- * @param client The client.
- * @param flow Its flow.
- */
+/** Makes `flow` the claim flow of `client`, for the claim operators to find. */
 export function registerClaimFlow(client: object, flow: ClaimFlow): void {
   flows.set(client, flow);
 }
@@ -217,7 +212,6 @@ export function registerClaimFlow(client: object, flow: ClaimFlow): void {
  *
  * @param client The client given to a claim operator.
  * @param operator The operator's name, for the error.
- * @return Its flow.
  * @throws TypeError when `client` is not such a client.
  */
 export function claimFlowOf(client: object, operator: string): ClaimFlow {

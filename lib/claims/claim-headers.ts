@@ -11,9 +11,6 @@ export const CLAIM_HEADERS = {
   publicKey: 'x-public-key',
 } as const;
 
-/** One of the claim header names. */
-export type ClaimHeaderName = (typeof CLAIM_HEADERS)[keyof typeof CLAIM_HEADERS];
-
 /**
  * The headers a claim message carries, by name (see {@link CLAIM_HEADERS}): the four routing
  * headers, and two more when signed.
@@ -25,8 +22,6 @@ export type ClaimHeaders = Readonly<Record<string, string>>;
  *
  * @example
  * claimMessageId('agent-1', '018bcfe56800:0000:agent-1'); // 'agent-1:018bcfe56800:0000:agent-1'
- * @param agentId The agent's id.
- * @param hlc The claim's HLC stamp.
  * @return The `Nats-Msg-Id` header value.
  */
 export function claimMessageId(agentId: string, hlc: string): string {

@@ -8,8 +8,6 @@ const utf8 = new TextEncoder();
  *
  * @example
  * encodeClaim(claim); // Uint8Array of '{"type":"backbeat.statusclaim.v1","cluster_id":…}'
- * @param claim A complete claim.
- * @return Its payload bytes.
  */
 export function encodeClaim(claim: StatusClaim): Uint8Array {
   const ordered: StatusClaim = {

@@ -49,8 +49,6 @@ export interface SealedClaim {
  * const sealed = sealClaim(valid, { clusterId, agentId, defaultTaskId, beat, hlc: clock.tick(), signingKey });
  * nc.publish(sealed.subject, sealed.payload, { headers: toMsgHdrs(sealed.headers) });
  * @param valid An input that `validateClaimInput` returned.
- * @param ctx What the SDK fills in, and the key to sign with.
- * @return The sealed claim.
  * @throws StatusClaimValidationError (path `[]`, the whole claim) when the encoded claim is over
  * 4096 bytes; the tick in `ctx.hlc` is then simply never used.
  */

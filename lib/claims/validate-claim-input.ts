@@ -64,8 +64,6 @@ export function validateClaimInput(input: unknown): ValidStatusClaimInput {
  * `input` when {@link validateClaimInput} returned it, else `validateClaimInput(input)`: the
  * claim chain validates once, and an input that skipped `validateClaim()` is still checked.
  *
- * @param input A claim input, validated or not.
- * @return The valid input.
  * @throws StatusClaimValidationError when it is invalid.
  */
 export function validatedClaimInput(input: unknown): ValidStatusClaimInput {

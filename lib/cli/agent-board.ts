@@ -23,7 +23,6 @@ export class AgentBoard {
    *
    * @example
    * board.record(claimEvent(verdict, msg, trustedAgents, Date.now()));
-   * @param event The claim event.
    */
   record(event: TapClaimEvent): void {
     const agentId = event.agent_id;
@@ -66,7 +65,6 @@ export class AgentBoard {
    * @example
    * if (frame.downbeat) print(board.table(frame));
    * @param frame The beat the table is printed at.
-   * @return The table event.
    */
   table(frame: AcceptedFrame): TapTableEvent {
     const agents = [...this.rows.values()].sort((a, b) =>

@@ -11,8 +11,6 @@ import { isToken } from '../protocol/subjects';
  * @example
  * parseToken('chorus-dev'); // 'chorus-dev'
  * parseToken('a.b'); // throws InvalidArgumentError
- * @param value The option's text.
- * @return The id.
  */
 export function parseToken(value: string): string {
   if (!isToken(value)) {
@@ -27,8 +25,6 @@ export function parseToken(value: string): string {
  * @example
  * const parseBeatsPerBar = integerParser(1, 64);
  * parseBeatsPerBar('4'); // 4
- * @param min The least value allowed.
- * @param max The greatest value allowed.
  * @return A parser for commander.
  */
 export function integerParser(min: number, max: number): (value: string) => number {
@@ -51,8 +47,6 @@ export function integerParser(min: number, max: number): (value: string) => numb
  * @example
  * parseTempo('90'); // 90
  * parseTempo('0'); // throws InvalidArgumentError
- * @param value The option's text.
- * @return The tempo.
  */
 export function parseTempo(value: string): number {
   const number = /^[0-9]+(\.[0-9]+)?$/.test(value.trim()) ? Number(value) : NaN;
@@ -67,8 +61,6 @@ export function parseTempo(value: string): number {
  *
  * @example
  * parseNatsUrls('nats://a:4222,nats://b:4222'); // ['nats://a:4222', 'nats://b:4222']
- * @param value The option's text.
- * @return The URLs.
  */
 export function parseNatsUrls(value: string): string[] {
   const urls = value
@@ -81,9 +73,6 @@ export function parseNatsUrls(value: string): string[] {
 
 /**
  * Comma-separated phase labels, e.g. `plan,work,work,review` (startPulse checks each).
- *
- * @param value The option's text.
- * @return The labels.
  */
 export function parsePhases(value: string): string[] {
   const phases = value.split(',').map((phase) => phase.trim());
@@ -95,10 +84,6 @@ export function parsePhases(value: string): string[] {
 
 /**
  * Collects a repeatable option's values.
- *
- * @param value This occurrence's text.
- * @param previous The values so far.
- * @return All the values.
  */
 export function collect(value: string, previous: readonly string[] = []): string[] {
   return [...previous, value];

@@ -5,11 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { encodeBase64 } from '../crypto/base64';
 import type { BoardConfig } from './board-config';
 import { CliRuntimeError, CliUsageError, ExitCode, type CliIo } from './cli-io';
 import { aborted } from './nats-connection';
+import { ownPackage } from './own-package';
 import { readTrustedKeysFile } from './trusted-keys-file';
 
 /** The options commander parsed for `board`. */
@@ -40,7 +41,6 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
  *
  * @example
  * await runBoard({ cluster: 'dev', nats: ['ws://localhost:8080'], port: 7070, host: '127.0.0.1' }, io); // 0
- * @param options The parsed options.
  * @param io Where to print, the environment (`BACKBEAT_BOARD_ASSETS`: the page's directory,
  * by default the package's dist/board), and the stop signal.
  * @return 0 when stopped by the signal.
@@ -49,7 +49,9 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
  */
 export async function runBoard(options: BoardCommandOptions, io: CliIo): Promise<ExitCode> {
   const config = boardConfig(options);
-  const assets = io.env.BACKBEAT_BOARD_ASSETS ?? join(packageRoot(__dirname), 'dist', 'board');
+  const assets =
+    io.env.BACKBEAT_BOARD_ASSETS ??
+    join(ownPackage(__dirname)?.dir ?? join(__dirname, '..', '..', '..'), 'dist', 'board');
   const files = new Map<string, { body: Buffer; type: string }>();
   for (const [path, { file, type }] of Object.entries(PAGE_FILES)) {
     try {
@@ -139,19 +141,4 @@ export function boardConfig(options: BoardCommandOptions): BoardConfig {
       ),
     }),
   };
-}
-
-/** The directory of this package's package.json above `fromDir` (lib/cli or dist/cjs/cli). */
-function packageRoot(fromDir: string): string {
-  for (let dir = fromDir; dirname(dir) !== dir; dir = dirname(dir)) {
-    try {
-      const json = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-        name?: unknown;
-      };
-      if (json.name === '@chorus-services/backbeat') return dir;
-    } catch {
-      // No package.json here: look further up.
-    }
-  }
-  return join(fromDir, '..', '..', '..');
 }

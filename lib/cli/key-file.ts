@@ -41,7 +41,6 @@ export function keyFileText(secretKey: Uint8Array, publicKey: Uint8Array): strin
  *
  * @example
  * writeKeyFile('pulse.key', keyFileText(secretKey, publicKey), { force: false });
- * @param path Where to write.
  * @param text The file's text (see {@link keyFileText}).
  * @param options `force`: replace an existing file.
  * @throws CliUsageError when the file exists and `force` is not set, or it cannot be written.
@@ -77,8 +76,6 @@ export function writeKeyFile(path: string, text: string, options: { force: boole
  *
  * @example
  * const key = readKeyFile('pulse.key');
- * @param path The file.
- * @return The signing key.
  * @throws CliUsageError naming the file and what is wrong with it.
  */
 export function readKeyFile(path: string): SigningKey {

@@ -23,8 +23,6 @@ export interface KeygenCommandOptions {
  *
  * @example
  * await runKeygen({ out: 'pulse.key' }, io); // stdout: 'v4m…=\n'
- * @param options The parsed options.
- * @param io Where to print.
  * @return 0.
  * @throws CliUsageError when the file exists (without `--force`) or cannot be written.
  */

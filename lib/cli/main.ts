@@ -18,7 +18,7 @@ import { runBoard, type BoardCommandOptions } from './board-command';
 import { runKeygen, type KeygenCommandOptions } from './keygen-command';
 import { DEFAULT_PULSE_PHASES } from '../pulse/options';
 import { DEFAULT_NATS_URL } from './nats-connection';
-import { packageVersion } from './package-version';
+import { ownPackage } from './own-package';
 import {
   DEFAULT_CLI_EPOCH_MS,
   parseEpoch,
@@ -38,7 +38,6 @@ export { ExitCode } from './cli-io';
  * @example
  * const code = await main({ argv: ['keygen'], stdout: process.stdout, stderr: process.stderr, env: process.env });
  * @param io The arguments, output streams, environment and stop signal.
- * @return The exit code.
  */
 export async function main(io: CliIo): Promise<ExitCode> {
   let code: ExitCode = ExitCode.Ok;
@@ -58,7 +57,6 @@ export async function main(io: CliIo): Promise<ExitCode> {
  * @example
  * // bin/backbeat.js
  * require('../dist/cjs/cli/main.js').runCli();
- * @return Resolves when the command is done.
  */
 export async function runCli(): Promise<void> {
   const controller = new AbortController();
@@ -116,7 +114,7 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
   const defaultNats = fromEnv.filter((url) => url.length > 0).join(',') || DEFAULT_NATS_URL;
   const program = new Command('backbeat')
     .description('Run and watch a BACKBEAT beat on NATS: a dev pulse, a live tap, keys, streams.')
-    .version(packageVersion(__dirname), '-V, --version')
+    .version(ownPackage(__dirname)?.version ?? 'unknown', '-V, --version')
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),

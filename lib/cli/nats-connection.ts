@@ -42,9 +42,6 @@ const REFUSED = new Set([
  * @example
  * dialFailureMessage(['nats://localhost:4222'], { code: 'CONNECTION_REFUSED' });
  * // 'cannot reach NATS at nats://localhost:4222: is nats-server running? …'
- * @param servers The URLs dialled.
- * @param error What nats.js threw.
- * @return The message.
  */
 export function dialFailureMessage(servers: readonly string[], error: unknown): string {
   const where = servers.join(', ');
@@ -64,9 +61,7 @@ export function dialFailureMessage(servers: readonly string[], error: unknown): 
  *
  * @example
  * const connection = await dialNats(['nats://localhost:4222'], { name: 'backbeat-tap', reconnect: true });
- * @param servers The URLs to dial.
  * @param options The connection's name, and whether to reconnect after a loss.
- * @return The open connection.
  * @throws CliRuntimeError saying why it failed and what to do.
  */
 export async function dialNats(
@@ -92,8 +87,6 @@ export async function dialNats(
  *
  * @example
  * reportConnectionEvents(connection, io.stderr, 'backbeat tap');
- * @param connection The connection to watch.
- * @param stderr Where to write.
  * @param label The line's prefix.
  */
 export function reportConnectionEvents(
@@ -116,9 +109,6 @@ export function reportConnectionEvents(
 
 /**
  * Resolves when `signal` is aborted (at once if it already is); never without a signal.
- *
- * @param signal The stop signal, if any.
- * @return The promise.
  */
 export function aborted(signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {

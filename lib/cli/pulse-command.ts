@@ -48,7 +48,6 @@ export const DEFAULT_CLI_EPOCH_MS = 0;
  * parseEpoch('0'); // 0
  * parseEpoch('2026-01-01T00:00:00Z'); // 1767225600000
  * parseEpoch('now'); // Date.now()
- * @param value The option's text.
  * @return Ms since the Unix epoch.
  * @throws InvalidArgumentError for anything else.
  */
@@ -80,7 +79,6 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
  *
  * @example
  * await runPulse({ cluster: 'dev', nats: ['nats://localhost:4222'], tempo: 120, beatsPerBar: 4 }, io);
- * @param options The parsed options.
  * @param io Where to print, and the stop signal.
  * @return 0 when stopped by the signal, 1 when the connection closed for good.
  * @throws CliUsageError for a bad key file or option; CliRuntimeError when NATS cannot be reached.

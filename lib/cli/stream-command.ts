@@ -37,8 +37,6 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
  *
  * @example
  * await runStreamEnsure({ cluster: 'dev', nats: ['nats://localhost:4222'], replicas: 1 }, io); // 0
- * @param options The parsed options.
- * @param io Where to print.
  * @return 0 once the stream exists as asked.
  * @throws CliUsageError for inconsistent options; CliRuntimeError when NATS cannot be reached,
  * has no JetStream, or refuses the stream (e.g. an existing stream with memory storage).
@@ -106,7 +104,6 @@ const STREAM_NOT_FOUND = 10059;
  *
  * @example
  * clusterSize({ cluster: 'c1', connect_urls: ['10.0.0.1:4222', '10.0.0.2:4222', '10.0.0.3:4222'] } as ServerInfo); // 3
- * @param info The server's INFO.
  * @return The cluster size, when known.
  */
 export function clusterSize(info: Pick<ServerInfo, 'cluster' | 'connect_urls'> | undefined) {
@@ -132,8 +129,6 @@ function checkReplicas(options: StreamEnsureCommandOptions, info: ServerInfo | u
  * @example
  * describe({ stream: 'BACKBEAT_STATUS_dev', created: true, updated: [] }, options);
  * // 'created stream BACKBEAT_STATUS_dev on backbeat.dev.status.> (file storage, 1 replica)\n'
- * @param result ensureStatusStream's result.
- * @param options The command's options.
  * @return One line.
  */
 export function describe(

@@ -38,7 +38,6 @@ export interface TapCommandOptions {
  *
  * @example
  * await runTap({ cluster: 'dev', nats: ['nats://localhost:4222'], count: 3, json: true }, io); // 0
- * @param options The parsed options.
  * @param io Where to print, and the stop signal.
  * @return 0 when stopped by `--count` or the signal, 1 when the connection closed for good.
  * @throws CliUsageError for a bad trusted keys file or pulse key; CliRuntimeError when NATS

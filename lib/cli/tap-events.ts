@@ -113,9 +113,7 @@ export interface ArrivedFrame {
  * beatEvent({ frame, arrivalMs: Date.now() }, 'pulse', false, previous);
  * @param arrived The frame and its arrival (ms since the epoch).
  * @param source Whether it was a BeatFrame or a converted legacy frame.
- * @param hlcSkew The judge's skew flag.
  * @param previous The previous accepted frame, if any.
- * @return The event.
  */
 export function beatEvent(
   arrived: ArrivedFrame,
@@ -150,8 +148,10 @@ export function beatEvent(
   };
 }
 
-/** Time between two arrivals: on the monotonic clock when both were read on it, which a step of
- * the wall clock does not move. */
+/**
+ * Time between two arrivals: on the monotonic clock when both were read on it, which a step of
+ * the wall clock does not move.
+ */
 function intervalMs(arrived: ArrivedFrame, previous: ArrivedFrame): number {
   if (arrived.arrivalMonoMs !== undefined && previous.arrivalMonoMs !== undefined) {
     return arrived.arrivalMonoMs - previous.arrivalMonoMs;
@@ -162,10 +162,7 @@ function intervalMs(arrived: ArrivedFrame, previous: ArrivedFrame): number {
 /**
  * The event of a rejected frame.
  *
- * @param reason Why the judge rejected it.
- * @param bytes The payload's size.
  * @param arrivalMs When it arrived (ms since the epoch).
- * @return The event.
  */
 export function frameRejectedEvent(
   reason: FrameRejectReason,
@@ -189,7 +186,6 @@ export function frameRejectedEvent(
  * @param message The message's subject and headers (the headers tell whether it was signed).
  * @param trustedAgents The agents the trusted keys file lists.
  * @param arrivalMs When it arrived (ms since the epoch).
- * @return The event.
  */
 export function claimEvent(
   verdict: StatusVerdict,

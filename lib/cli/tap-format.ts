@@ -17,8 +17,6 @@ import type {
  *
  * @example
  * formatEventJson(event); // '{"kind":"beat","beat_index":12,…}\n'
- * @param event The event.
- * @return Its JSON, with a newline.
  */
 export function formatEventJson(event: TapEvent): string {
   return `${JSON.stringify(event)}\n`;
@@ -29,8 +27,6 @@ export function formatEventJson(event: TapEvent): string {
  *
  * @example
  * formatEventText(beat); // 'beat 12      4:1  downbeat  plan      120 bpm  late +3 ms   pulse-…\n'
- * @param event The event.
- * @return Its text.
  */
 export function formatEventText(event: TapEvent): string {
   switch (event.kind) {
@@ -48,9 +44,6 @@ export function formatEventText(event: TapEvent): string {
 /**
  * A beat: index, bar:beat, downbeat, phase, tempo, lateness against the previous frame's
  * `deadline_at`, pulse id, and flags (legacy source, HLC ahead).
- *
- * @param event The beat event.
- * @return One line, without a newline.
  */
 export function formatBeat(event: TapBeatEvent): string {
   const flags = [
@@ -71,9 +64,6 @@ export function formatBeat(event: TapBeatEvent): string {
 
 /**
  * A rejected frame and its reason.
- *
- * @param event The event.
- * @return One line, without a newline.
  */
 export function formatFrameRejected(event: TapFrameRejectedEvent): string {
   return `frame rejected: ${event.reason} (${event.bytes} bytes)`;
@@ -81,9 +71,6 @@ export function formatFrameRejected(event: TapFrameRejectedEvent): string {
 
 /**
  * A claim: the agent, what it says, and the verdict.
- *
- * @param event The claim event.
- * @return One line, without a newline.
  */
 export function formatClaim(event: TapClaimEvent): string {
   const verdict = verdictText(event.verdict, event.signature);
@@ -117,8 +104,6 @@ const TABLE_COLUMNS: ReadonlyArray<readonly [string, (row: TapAgentRow) => strin
  * @example
  * formatTable(board.table(frame));
  * // '── bar 4 (beat 12, window 3f9c…) ──\nAGENT    STATE  …\nindexer  executing  …\n'
- * @param event The table event.
- * @return Its lines, each with a newline.
  */
 export function formatTable(event: TapTableEvent): string {
   const heading = `── bar ${event.bar} (beat ${event.beat_index}, window ${event.window_id}) ──`;
@@ -140,10 +125,6 @@ export function formatTable(event: TapTableEvent): string {
 /**
  * A verdict for a person: `ok` when signed by a trusted key, `ok (unsigned)` or
  * `ok (untrusted key)` when accepted without one, else the rejection reason.
- *
- * @param verdict `'ok'` or a rejection reason.
- * @param signature How an accepted claim was signed.
- * @return The text.
  */
 export function verdictText(verdict: string, signature: ClaimSignature | null): string {
   if (verdict !== 'ok') return verdict;

@@ -64,8 +64,6 @@ export class TapSession {
    *
    * @example
    * for (const event of session.frame(msg.data, msg.headers, Date.now())) print(event);
-   * @param payload The message's bytes.
-   * @param headers The message's headers.
    * @param arrivalMs When it arrived (ms since the epoch).
    * @param arrivalMonoMs When it arrived on a monotonic clock (`performance.now()`): intervals
    * between beats are measured on it when given.

@@ -24,8 +24,6 @@ export type TrustedKeys = NonNullable<VerifyStatusOptions['trustedKeys']>;
  *
  * @example
  * parseTrustedKeys('{ "indexer-1": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=" }');
- * @param text The file's text.
- * @return The record of agent id to key(s).
  * @throws Error saying which entry is wrong.
  */
 export function parseTrustedKeys(text: string): TrustedKeys {
@@ -60,8 +58,6 @@ export function parseTrustedKeys(text: string): TrustedKeys {
 /**
  * Reads a trusted keys file (see {@link parseTrustedKeys}).
  *
- * @param path The file.
- * @return The record of agent id to key(s).
  * @throws CliUsageError naming the file and what is wrong with it.
  */
 export function readTrustedKeysFile(path: string): TrustedKeys {

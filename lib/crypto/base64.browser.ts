@@ -10,8 +10,6 @@ const STANDARD_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  *
  * @example
  * encodeBase64(new Uint8Array([1, 2, 3])); // 'AQID'
- * @param bytes The bytes.
- * @return Their base64 text.
  */
 export function encodeBase64(bytes: Uint8Array): string {
   let binary = '';
@@ -26,7 +24,6 @@ export function encodeBase64(bytes: Uint8Array): string {
  * @example
  * decodeStrictBase64('AQID', 3); // Uint8Array [1, 2, 3]
  * decodeStrictBase64('AQJ=', 2); // null: non-zero padding bits
- * @param text The base64 text.
  * @param byteLength The number of bytes it must hold.
  * @return The bytes, or null when `text` is not the canonical form of `byteLength` bytes.
  */

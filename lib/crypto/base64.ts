@@ -11,8 +11,6 @@ const STANDARD_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  *
  * @example
  * encodeBase64(new Uint8Array([1, 2, 3])); // 'AQID'
- * @param bytes The bytes.
- * @return Their base64 text.
  */
 export function encodeBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
@@ -27,7 +25,6 @@ export function encodeBase64(bytes: Uint8Array): string {
  * decodeStrictBase64('AQIE', 3); // Uint8Array [1, 2, 4]
  * decodeStrictBase64('AQI=', 3); // null: 2 bytes
  * decodeStrictBase64('AQJ=', 2); // null: non-zero padding bits
- * @param text The base64 text.
  * @param byteLength The number of bytes it must hold.
  * @return The bytes, or null when `text` is not the canonical form of `byteLength` bytes.
  */

@@ -12,8 +12,6 @@ const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as objec
  * @example
  * isUint8Array(new Uint8Array(2)); // true
  * isUint8Array({ [Symbol.toStringTag]: 'Uint8Array' }); // false
- * @param value Anything.
- * @return Whether it is a `Uint8Array`.
  */
 export function isUint8Array(value: unknown): value is Uint8Array {
   return (

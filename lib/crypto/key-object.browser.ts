@@ -9,8 +9,6 @@ import type { KeyObject } from 'node:crypto';
  *
  * @example
  * privateKeyObjectFromSeed(seed); // undefined
- * @param _seed The 32-byte seed (unused).
- * @return undefined.
  */
 export function privateKeyObjectFromSeed(_seed: Uint8Array): KeyObject | undefined {
   return undefined;

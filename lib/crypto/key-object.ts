@@ -16,7 +16,6 @@ const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'he
  * @example
  * const keyObject = privateKeyObjectFromSeed(signingKey.secretKey.subarray(0, 32));
  * @param seed The 32-byte seed.
- * @return The private key object.
  */
 export function privateKeyObjectFromSeed(seed: Uint8Array): KeyObject {
   return createPrivateKey({

@@ -38,8 +38,6 @@ export function hexKeyHint(text: string): string {
  *
  * @example
  * parseKeyFile(keyFileText(secretKey, publicKey)).publicKeyBase64; // encodeBase64(publicKey)
- * @param text The file's text.
- * @return The signing key.
  * @throws Error saying what is wrong and which formats are accepted.
  */
 export function parseKeyFile(text: string): SigningKey {
@@ -69,8 +67,6 @@ export function parseKeyFile(text: string): SigningKey {
 /**
  * Parses the `signingKey` config field: bytes, base64, or the JSON text of a key file.
  *
- * @param key The field's value.
- * @return The signing key.
  * @throws ConfigError (field `signingKey`) saying what is wrong, with a hint for hex keys.
  */
 export function parseSigningKeyField(key: Uint8Array | string): SigningKey {

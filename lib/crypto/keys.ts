@@ -80,7 +80,6 @@ export function parseSigningKey(key: Uint8Array | string): SigningKey {
  *
  * @example
  * parsePublicKey('11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=', 'trustedPulseKeys.0');
- * @param key The key.
  * @param field The configuration field to name in the error.
  * @return A copy of the 32 key bytes.
  * @throws ConfigError naming `field` when the key is not 32 bytes or strict base64 of them.
@@ -121,13 +120,7 @@ function keyBytes(key: unknown, lengths: readonly number[]): Uint8Array | null {
   return null;
 }
 
-/**
- * Whether two byte arrays hold the same bytes.
- *
- * @param a Bytes.
- * @param b Bytes.
- * @return True when equal in length and content.
- */
+/** Whether two byte arrays hold the same bytes. */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

@@ -6,7 +6,6 @@
  * @example
  * randomHex(8); // e.g. '3f9c0a1b2d4e5f60'
  * @param byteCount How many bytes (twice as many hex digits).
- * @return The hex text.
  */
 export function randomHex(byteCount: number): string {
   const bytes = globalThis.crypto.getRandomValues(new Uint8Array(byteCount));

@@ -11,7 +11,6 @@ import { encodeBase64 } from './base64';
  *
  * @example
  * sha256Hex('chorus-dev:1').slice(0, 32); // 'dcf38a6a073449b365c2c1bd92983e4e'
- * @param text The text.
  * @return 64 lowercase hex digits.
  */
 export function sha256Hex(text: string): string {
@@ -23,7 +22,6 @@ export function sha256Hex(text: string): string {
  *
  * @example
  * sha256Base64(new Uint8Array(0)); // '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='
- * @param bytes The bytes.
  * @return 44 characters of base64.
  */
 export function sha256Base64(bytes: Uint8Array): string {

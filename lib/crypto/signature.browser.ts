@@ -9,7 +9,7 @@
 import nacl from 'tweetnacl';
 import { encodeBase64 } from './base64';
 import { isUint8Array } from './bytes';
-import type { SigningKey } from './keys';
+import { sameBytes, type SigningKey } from './keys';
 
 const PUBLIC_KEY_BYTES = 32;
 const SIGNATURE_BYTES = 64;
@@ -67,7 +67,6 @@ export function verifyBytes(
  * @example
  * isCanonicalSignature(signBytes(key, payload)); // true
  * @param signature The 64-byte signature.
- * @return Whether S < L.
  */
 export function isCanonicalSignature(signature: Uint8Array): boolean {
   for (let i = 31; i >= 0; i--) {
@@ -123,10 +122,4 @@ function takeVerdict(
   return sameBytes(known.publicKey, publicKey) && sameBytes(known.bytes, bytes)
     ? known.valid
     : undefined;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

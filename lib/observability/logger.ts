@@ -1,5 +1,85 @@
 import { isPromiseLike } from '../promise-like';
-import type { Logger } from '../config';
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/**
+ * A pino-compatible logger: each method takes an object of fields, a message, or both
+ * (`log.warn({ reason }, 'frame rejected')`). `console` fits too.
+ *
+ * @example
+ * ```ts
+ * import pino from 'pino';
+ * const client = createClient({ clusterId: 'chorus-dev', agentId: 'my-service', logger: pino() });
+ * ```
+ */
+export interface Logger {
+  /**
+   * Logs a detail useful when debugging (e.g. each rejected frame).
+   *
+   * @example
+   * ```ts
+   * logger.debug({ reason: 'not-json' }, 'backbeat: frame rejected');
+   * ```
+   */
+  debug(objOrMsg: unknown, ...args: unknown[]): void;
+  /**
+   * Logs a state change (e.g. connected, degraded).
+   *
+   * @example
+   * ```ts
+   * logger.info({ servers: ['nats://localhost:4222'] }, 'backbeat: connected');
+   * ```
+   */
+  info(objOrMsg: unknown, ...args: unknown[]): void;
+  /**
+   * Logs something the SDK recovered from (e.g. a throwing beat callback).
+   *
+   * @example
+   * ```ts
+   * logger.warn({ err, beat: 42 }, 'backbeat: beat callback threw');
+   * ```
+   */
+  warn(objOrMsg: unknown, ...args: unknown[]): void;
+  /**
+   * Logs a failure the SDK could not recover from on its own.
+   *
+   * @example
+   * ```ts
+   * logger.error({ err }, 'backbeat: NATS permissions violation');
+   * ```
+   */
+  error(objOrMsg: unknown, ...args: unknown[]): void;
+  /**
+   * A logger that adds `bindings` to every line; when absent the SDK uses this logger as is.
+   *
+   * @example
+   * ```ts
+   * const log = logger.child?.({ agent: 'my-service' }) ?? logger;
+   * ```
+   */
+  child?(bindings: Record<string, unknown>): Logger;
+}
+
+const noop = (): void => {};
+
+/** A logger that writes nothing: the default. */
+export const silentLogger: Logger = {
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+  child: () => silentLogger,
+};
+
+/** Whether `value` has the methods of a {@link Logger} (a `child`, if any, a method too). */
+export function isLogger(value: unknown): value is Logger {
+  if (typeof value !== 'object' || value === null) return false;
+  const methods = value as Record<string, unknown>;
+  return (
+    LEVELS.every((level) => typeof methods[level] === 'function') &&
+    (methods.child === undefined || typeof methods.child === 'function')
+  );
+}
 
 /**
  * A logger that says each kind of trouble at most once per `intervalMs`, then how many of it it
@@ -28,8 +108,6 @@ export class RateLimitedLog {
     this.logger.warn(held > 0 ? { ...details, key, suppressed: held } : { ...details, key }, msg);
   }
 }
-
-const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 /**
  * The user's logger, wrapped once so that it cannot throw into the SDK: the SDK logs from
@@ -72,7 +150,7 @@ export function guardLogger(logger: Logger, onFailure: (error: unknown) => void)
     child: (bindings) => {
       try {
         const child: unknown = logger.child?.(bindings);
-        if (isLoggerLike(child)) return guardLogger(child, onFailure);
+        if (isLogger(child)) return guardLogger(child, onFailure);
       } catch (error) {
         report(error);
       }
@@ -88,8 +166,6 @@ export function guardLogger(logger: Logger, onFailure: (error: unknown) => void)
  *
  * @example
  * log.error({ err: describeError(err) }, 'backbeat: beat callback threw');
- * @param error Anything thrown.
- * @return Its message, or a placeholder.
  */
 export function describeError(error: unknown): string {
   try {
@@ -97,12 +173,4 @@ export function describeError(error: unknown): string {
   } catch {
     return '(an error that cannot be described)';
   }
-}
-
-function isLoggerLike(value: unknown): value is Logger {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    LEVELS.every((level) => typeof (value as Record<string, unknown>)[level] === 'function')
-  );
 }

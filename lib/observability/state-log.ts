@@ -1,5 +1,5 @@
 import type { Beat } from '../beats/beat';
-import type { Logger } from '../config';
+import type { Logger } from './logger';
 import { beatSubject } from '../protocol/subjects';
 import type { HealthStatus } from './health';
 
@@ -49,8 +49,6 @@ export class StateLog {
   /**
    * Why a client that is connected but degraded hears no pulse, in words a user can act on
    * (a cluster name typo shows here).
-   *
-   * @return The reason.
    */
   silenceReason(): string {
     const subject = beatSubject(this.source.clusterId);

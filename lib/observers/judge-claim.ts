@@ -126,7 +126,6 @@ type ClaimHeaders = Readonly<Record<(typeof CLAIM_HEADERS)[number], string | und
  * @param message The message; anything at all is judged, never thrown on.
  * @param policy Trusted keys, signature requirement, skew and age limits, clock.
  * @param memory The subscription's replay memory.
- * @return The verdict.
  */
 export function judgeClaim(
   message: unknown,

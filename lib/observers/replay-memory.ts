@@ -79,12 +79,7 @@ export class ReplayMemory {
     return this.evictedCount;
   }
 
-  /**
-   * The last accepted stamp of an agent.
-   *
-   * @param agentKey The agent (qualified by its cluster).
-   * @return Its stamp, or undefined when none is remembered.
-   */
+  /** The last accepted stamp of `agentKey` (an agent qualified by its cluster), if remembered. */
   last(agentKey: string): AcceptedStamp | undefined {
     return this.stamps.get(agentKey);
   }
@@ -94,7 +89,6 @@ export class ReplayMemory {
    * least recently heard one beyond the cap).
    *
    * @param agentKey The agent (qualified by its cluster).
-   * @param stamp The accepted claim's stamp.
    * @param nowMs The observer's clock, ms since the epoch.
    */
   remember(agentKey: string, stamp: AcceptedStamp, nowMs: number): void {

@@ -70,8 +70,7 @@ export interface VerifyStatusOptions {
  * subscription keeps its own replay memory (one stamp per agent, at most `maxAgents` of them,
  * forgotten on a timer once older than the maximum claim age, so it is released with time even
  * when no claim comes; the timer never keeps the process alive and ends with the subscription);
- * a rejected claim never
- * changes it.
+ * a rejected claim never changes it.
  *
  * @example
  * from(connection.subscribe('backbeat.chorus-dev.status.*'))

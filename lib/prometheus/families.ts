@@ -75,7 +75,6 @@ function recentSummary(
 
 /** Every family, in the order of `metrics()`'s groups, then health. */
 export const METRIC_FAMILIES: readonly MetricFamily[] = Object.freeze([
-  // connection
   gauge(
     'connected',
     '1 when the NATS connection is up, else 0.',
@@ -89,7 +88,6 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = Object.freeze([
   counter('connected_seconds_total', 'Time connected to NATS since start, in seconds.', (r) =>
     seconds(r.metrics.connection.connectedTimeMs),
   ),
-  // beats
   counter(
     'beat_frames_received_total',
     'Payloads received on the beat subject.',
@@ -147,7 +145,6 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = Object.freeze([
     'onBeat/onDownbeat callbacks that threw or rejected.',
     (r) => r.metrics.beats.callbackErrors,
   ),
-  // status claims
   counter(
     'status_claims_emitted_total',
     'Status claims sent (JetStream: acknowledged).',
@@ -173,7 +170,6 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = Object.freeze([
     'Status claim delivery retries (JetStream).',
     (r) => r.metrics.status.retries,
   ),
-  // budgets
   counter('budgets_created_total', 'Beat budgets started.', (r) => r.metrics.budgets.created),
   counter(
     'budgets_completed_total',
@@ -186,7 +182,6 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = Object.freeze([
     'Beat budgets waiting for their deadline beat.',
     (r) => r.metrics.budgets.pending,
   ),
-  // errors
   counter(
     'errors_total',
     'Errors of the client (callbacks, NATS, publishing).',
@@ -197,7 +192,6 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = Object.freeze([
     'When the last error happened (Unix seconds), 0 when none.',
     (r) => seconds(r.metrics.errors.last?.atMs ?? 0),
   ),
-  // health
   gauge(
     'local_degradation',
     '1 when the client keeps time on its own synthetic beats, else 0.',

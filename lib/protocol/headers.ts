@@ -24,7 +24,6 @@ function isMsgHdrs(headers: HeadersLike): headers is MsgHdrs {
  *
  * @param headers nats.js headers or a plain record; undefined means none.
  * @param name The header name, as the protocol spells it.
- * @return The values found, in order.
  */
 export function headerValues(headers: HeadersLike | undefined, name: string): string[] {
   if (!headers) return [];

@@ -116,7 +116,6 @@ function reject(reason: FrameRejectReason): FrameVerdict {
  *
  * @param payload The message's exact bytes.
  * @param headers The message's headers, if any (only the signature headers are read).
- * @param ctx What the judge needs to know of the client.
  * @return The frame with its source and skew flag, or the one reason it was rejected.
  */
 export function judgeFrame(

@@ -34,9 +34,6 @@ export const LegacyFrameSchema = z
     path: ['beat'],
   });
 
-/** A legacy frame as an old pulse sends it. */
-export type LegacyFrame = z.infer<typeof LegacyFrameSchema>;
-
 function checkBeatsPerBar(beatsPerBar: number): void {
   if (!Number.isInteger(beatsPerBar) || beatsPerBar < 1 || beatsPerBar > MAX_BEATS_PER_BAR) {
     throw new RangeError(`beatsPerBar must be an integer from 1 to 64, got ${beatsPerBar}`);

@@ -16,7 +16,6 @@ export function isToken(value: unknown): value is string {
  * beatSubject('chorus-dev'); // 'backbeat.chorus-dev.beat'
  * ```
  * @param clusterId The cluster id (a NATS token).
- * @return The beat subject.
  */
 export function beatSubject(clusterId: string): string {
   return `backbeat.${clusterId}.beat`;
@@ -31,7 +30,6 @@ export function beatSubject(clusterId: string): string {
  * ```
  * @param clusterId The cluster id (a NATS token).
  * @param agentId The agent id (a NATS token).
- * @return The agent's status subject.
  */
 export function statusSubject(clusterId: string, agentId: string): string {
   return `backbeat.${clusterId}.status.${agentId}`;
@@ -45,7 +43,6 @@ export function statusSubject(clusterId: string, agentId: string): string {
  * nc.subscribe(statusWildcard('chorus-dev')); // 'backbeat.chorus-dev.status.*'
  * ```
  * @param clusterId The cluster id (a NATS token).
- * @return The status wildcard subject.
  */
 export function statusWildcard(clusterId: string): string {
   return `backbeat.${clusterId}.status.*`;

@@ -41,7 +41,6 @@ export const tokenSchema = z
   .string()
   .regex(TOKEN_PATTERN, { message: 'must be 1 to 128 of A-Z a-z 0-9 _ -' });
 
-/** An HLC stamp in text form. */
 export const hlcSchema = z.string().regex(HLC_PATTERN, { message: 'must be an HLC stamp' });
 
 /** A beat index: an integer from 0 to 2^53−1. */

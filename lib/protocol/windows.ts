@@ -10,7 +10,6 @@ export const DEFAULT_BEATS_PER_BAR = 4;
  * @example
  * windowIdFor('chorus-dev', 5); // 'dcf38a6a073449b365c2c1bd92983e4e' (bar 1)
  *
- * @param clusterId The cluster id.
  * @param beatIndex A beat index, an integer from 0 to 2^53−1.
  * @param beatsPerBar Beats in a bar, an integer from 1 to 64 (default 4).
  * @return 32 lowercase hex digits.

@@ -12,6 +12,7 @@
  */
 import type { NatsConnection } from 'nats';
 import { createClient, type BackbeatClient } from '../../lib/client';
+import type { ClientParts } from '../../lib/client-parts';
 import type { HealthStatus } from '../../lib/observability/health';
 import type { StatusClaim } from '../../lib/protocol/status-claim';
 import { statusStreamName } from '../../lib/protocol/subjects';
@@ -36,9 +37,7 @@ const KILLS = 2;
 
 /** The port of the node the client's own connection is on (a test-only look inside). */
 function connectedPort(client: BackbeatClient): number | undefined {
-  const link = (
-    client as unknown as { connection: { link: { connection: NatsConnection | null } | null } }
-  ).connection.link;
+  const { link } = (client as unknown as { parts: ClientParts }).parts.connection;
   return link?.connection?.info?.port;
 }
 

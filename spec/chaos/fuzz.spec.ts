@@ -13,8 +13,8 @@ import { headers as natsHeaders, type NatsConnection } from 'nats';
 import { Subject } from 'rxjs';
 import { makeDefaultTaskId } from '../../lib/claims/default-task-id';
 import { sealClaim, type SealedClaim } from '../../lib/claims/seal-claim';
-import type { BeatEngine } from '../../lib/beats/engine';
 import { createClient, type BackbeatClient } from '../../lib/client';
+import type { ClientParts } from '../../lib/client-parts';
 import { formatHlc, HybridLogicalClock } from '../../lib/clock/hlc';
 import { encodeBase64 } from '../../lib/crypto/base64';
 import { generateSigningKey, parseSigningKey } from '../../lib/crypto/keys';
@@ -221,7 +221,7 @@ function publish(nc: NatsConnection, subject: string, payload: Payload): void {
 
 /** Frames judged and handed to the engine, yet at or below the last index: `behind`. */
 function behindCount(client: BackbeatClient): number {
-  return (client as unknown as { engine: BeatEngine }).engine.state.counters.behind;
+  return (client as unknown as { parts: ClientParts }).parts.engine.state.counters.behind;
 }
 
 describe('fuzzing the beat subject of live clients', () => {

@@ -6,6 +6,7 @@ import type { NatsConnection } from 'nats';
 import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import type { Beat } from '../../lib/beats/beat';
 import { createClient, type BackbeatClient } from '../../lib/client';
+import type { ClientParts } from '../../lib/client-parts';
 import { ClientStateError, ConfigError } from '../../lib/errors';
 import { healthChanged, type HealthStatus } from '../../lib/observability/health';
 import { beatIndexToLegacy } from '../../lib/protocol/legacy';
@@ -29,9 +30,7 @@ import {
 
 /** The client's own connection, which only the client holds (to check that stop closes it). */
 function ownConnection(client: BackbeatClient): NatsConnection | null {
-  return (
-    client as unknown as { connection: { link: { connection: NatsConnection | null } | null } }
-  ).connection.link?.connection as NatsConnection | null;
+  return (client as unknown as { parts: ClientParts }).parts.connection.link?.connection ?? null;
 }
 
 describe('client lifecycle', () => {

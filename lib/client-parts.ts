@@ -53,7 +53,7 @@ export function wireClient(
 ): ClientParts {
   const resolved = resolveConfig(partial);
   const wallNow = runtime.wallNow ?? Date.now;
-  const monoNow = runtime.now ?? monotonicNow(runtime.scheduler);
+  const monoNow = monotonicNow(runtime.scheduler);
   const errors = new ErrorLog(wallNow);
   // The user's logger, wrapped once: everything below logs through this one, which never
   // throws into the SDK (a failure is counted in metrics().errors).

@@ -18,13 +18,14 @@ export interface StopOptions {
  * (`@chorus-services/backbeat/testing`) passes a `TestScheduler`'s virtual time.
  */
 export interface ClientRuntime {
-  /** Runs the beat engine's timers. Default `asyncScheduler`. */
-  readonly scheduler?: SchedulerLike;
-  /** Monotonic ms. Default `performance.now()` (the scheduler's clock for a virtual one). */
-  readonly now?: () => number;
   /**
-   * Wall clock, ms since the epoch: `receivedAtMs`, drift, and (as `now` carries it) HLC stamps.
-   * Default `Date.now`.
+   * Runs the beat engine's timers and tells its monotonic time: `performance.now()` for the
+   * `asyncScheduler` family, else the scheduler's `now()`. Default `asyncScheduler`.
+   */
+  readonly scheduler?: SchedulerLike;
+  /**
+   * Wall clock, ms since the epoch: `receivedAtMs`, drift, and (as the scheduler's monotonic
+   * clock carries it) HLC stamps. Default `Date.now`.
    */
   readonly wallNow?: () => number;
 }

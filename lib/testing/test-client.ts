@@ -82,7 +82,7 @@ export interface TestClient extends AsyncDisposable {
  * @param config Over `defaultConfig()`: clusterId `'test-cluster'`, agentId `'test-agent'`
  * unless given; `connection`, when given, must be a {@link TestConnection} (to share one
  * between test clients; it is not closed at stop).
- * @param runtime `scheduler`, `now`, `wallNow` (see {@link ClientRuntime}), `maxVirtualMs`.
+ * @param runtime `scheduler`, `wallNow` (see {@link ClientRuntime}), `maxVirtualMs`.
  * @return The client, its connection, a pulse maker, its recorded claims, and `stop()`.
  * @throws ConfigError naming the field when the config or the runtime is invalid.
  */
@@ -103,7 +103,7 @@ export function createTestClient(
   const connection = config.connection ?? createTestConnection();
   const client = new BackbeatClient(
     { clusterId: 'test-cluster', agentId: 'test-agent', ...config, connection },
-    { scheduler: time.timers, now: time.now, wallNow: time.wallNow },
+    { scheduler: time.timers, wallNow: time.wallNow },
   );
   const claims: RecordedClaim[] = [];
   const recorder = connection.subscribe(statusSubject(client.clusterId, client.agentId), {
@@ -168,13 +168,8 @@ function resolveRuntime(runtime: TestClientRuntime): {
   if (scheduler !== undefined && !isScheduler(scheduler)) {
     throw new ConfigError('scheduler', 'must be an RxJS scheduler (now() and schedule())');
   }
-  for (const [field, value] of [
-    ['now', runtime.now],
-    ['wallNow', runtime.wallNow],
-  ] as const) {
-    if (value !== undefined && typeof value !== 'function') {
-      throw new ConfigError(field, 'must be a function returning ms');
-    }
+  if (runtime.wallNow !== undefined && typeof runtime.wallNow !== 'function') {
+    throw new ConfigError('wallNow', 'must be a function returning ms');
   }
   if (maxVirtualMs !== undefined && !(typeof maxVirtualMs === 'number' && maxVirtualMs > 0)) {
     throw new ConfigError('maxVirtualMs', 'must be a number > 0 (Infinity for no limit)');
@@ -182,14 +177,14 @@ function resolveRuntime(runtime: TestClientRuntime): {
   // The asyncScheduler family tells the real (or jest's fake) Date.now: not a virtual clock.
   const virtual = scheduler !== undefined && scheduler.now !== asyncScheduler.now;
   if (virtual) {
-    const now = runtime.now ?? (() => scheduler.now());
+    const now = (): number => scheduler.now();
     return {
       timers: new TestTimers(scheduler, now, maxVirtualMs ?? DEFAULT_MAX_VIRTUAL_MS),
       now,
       wallNow: runtime.wallNow ?? (() => TEST_EPOCH_MS + scheduler.now()),
     };
   }
-  const now = runtime.now ?? (() => performance.now());
+  const now = (): number => performance.now();
   return {
     timers: new TestTimers(scheduler ?? asyncScheduler, now, maxVirtualMs ?? Infinity),
     now,

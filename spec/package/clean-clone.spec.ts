@@ -119,6 +119,19 @@ main().catch((error) => { console.error(error); process.exit(1); });
 `;
 }
 
+/**
+ * The lowest nats.js the peer range admits (`^2.29` → `2.29.0`): the CommonJS project runs on
+ * it, the ES-module project on the newest in range, so both ends of the declared range are run.
+ */
+function natsRangeFloor(): string {
+  const { peerDependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    peerDependencies: Record<string, string>;
+  };
+  const match = /^\^(\d+)\.(\d+)(?:\.(\d+))?$/.exec(peerDependencies.nats);
+  if (match === null) throw new Error(`unexpected nats peer range ${peerDependencies.nats}`);
+  return `${match[1]}.${match[2]}.${match[3] ?? 0}`;
+}
+
 describe('the package packed from a clean tree', () => {
   let dir: string;
   let tarball: string;
@@ -166,7 +179,7 @@ describe('the package packed from a clean tree', () => {
   });
 
   it.each(['esm', 'cjs'] as const)(
-    'installs into a fresh %s project and follows a pulse, signs and verifies a claim there',
+    'installs into a fresh %s project and follows a pulse, signs and verifies a claim there (cjs: on the lowest nats.js of the peer range)',
     async (module) => {
       const project = join(dir, module);
       mkdirSync(project);
@@ -175,7 +188,12 @@ describe('the package packed from a clean tree', () => {
         join(project, 'package.json'),
         JSON.stringify({ name: `app-${module}`, private: true, type }),
       );
-      await run(NPM, ['install', tarball, 'rxjs', 'nats', '--prefer-offline'], project);
+      const nats = module === 'cjs' ? `nats@${natsRangeFloor()}` : 'nats';
+      await run(NPM, ['install', tarball, 'rxjs', nats, '--prefer-offline'], project);
+      const installed = JSON.parse(
+        readFileSync(join(project, 'node_modules/nats/package.json'), 'utf8'),
+      ) as { version: string };
+      if (module === 'cjs') expect(installed.version).toBe(natsRangeFloor());
       writeFileSync(join(project, 'app.js'), appSource(module));
       const output = await run(process.execPath, ['app.js'], project, { NATS_URL: server.url });
       const result = JSON.parse(output.trim().split('\n').pop()!) as AppResult;

@@ -2,7 +2,7 @@
  * `backbeat stream ensure`: creates the JetStream status stream of a cluster, or checks it and
  * brings it up to date (ensureStatusStream).
  */
-import { millis, type NatsConnection, type NatsError, type ServerInfo } from 'nats';
+import type { NatsError, ServerInfo } from 'nats';
 import { ConfigError } from '../errors';
 import {
   ensureStatusStream,
@@ -49,10 +49,7 @@ export async function runStreamEnsure(
   let result: EnsureStatusStreamResult;
   try {
     checkReplicas(options, connection.info);
-    result = await ensureStatusStream(connection, options.cluster, {
-      ...(await currentSettings(connection, options.cluster)),
-      ...given(options),
-    });
+    result = await ensureStatusStream(connection, options.cluster, given(options));
   } catch (error) {
     throw explain(error, options);
   } finally {
@@ -73,29 +70,6 @@ function given(options: StreamEnsureCommandOptions) {
     ...(maxAgeMs !== undefined && { maxAgeMs }),
   };
 }
-
-/**
- * An existing stream's replicas, duplicate window and maximum age, so that ensureStatusStream
- * (which sets its defaults for the settings it is not given) keeps those not given; nothing for
- * a stream that does not exist yet (created with the defaults).
- */
-async function currentSettings(connection: NatsConnection, clusterId: string) {
-  const jsm = await connection.jetstreamManager();
-  try {
-    const { config } = await jsm.streams.info(statusStreamName(clusterId));
-    return {
-      replicas: config.num_replicas,
-      duplicateWindowMs: millis(config.duplicate_window),
-      maxAgeMs: millis(config.max_age),
-    };
-  } catch (error) {
-    if ((error as NatsError).api_error?.err_code === STREAM_NOT_FOUND) return {};
-    throw error;
-  }
-}
-
-/** JetStream's error code for a stream that does not exist. */
-const STREAM_NOT_FOUND = 10059;
 
 /**
  * The number of servers of the NATS cluster behind `info`, as the server reports it: 1 for a

@@ -27,11 +27,14 @@ import { isToken, statusStreamName, statusStreamSubjects } from '../protocol/sub
  * ```
  */
 export interface EnsureStatusStreamOptions {
-  /** Copies of each claim, up to the size of the NATS cluster. Default 1. */
+  /** Copies of each claim, up to the size of the NATS cluster. Default 1 (new stream). */
   readonly replicas?: number;
-  /** How long a `Nats-Msg-Id` is remembered, so that a re-sent claim is stored once. Default 600000. */
+  /** How long a `Nats-Msg-Id` is remembered, so that a re-sent claim is stored once. Default 600000 (new stream). */
   readonly duplicateWindowMs?: number;
-  /** How long claims are kept. Default 86400000 (a day). */
+  /**
+   * How long claims are kept. Default 86400000, a day (new stream). An existing stream keeps the
+   * settings not given.
+   */
   readonly maxAgeMs?: number;
 }
 
@@ -60,35 +63,52 @@ export interface EnsureStatusStreamResult {
 /** JetStream's error code for a stream that does not exist. */
 const STREAM_NOT_FOUND = 10059;
 
+/** The settings of a new stream that are not given. */
+const NEW_STREAM_DEFAULTS = { replicas: 1, duplicateWindowMs: 600_000, maxAgeMs: 86_400_000 };
+
 /**
  * Creates the status stream of a cluster, `BACKBEAT_STATUS_<clusterId>` on
- * `backbeat.<clusterId>.status.>`, with file storage; or, when it exists, updates the settings
- * that differ from those asked (its subjects gain the status subjects if they lack them; the
- * replicas, duplicate window and maximum age are set). Its storage cannot be changed: a stream
- * that is not file-stored is refused with a ConfigError saying so.
+ * `backbeat.<clusterId>.status.>`, with file storage and the settings given (the defaults for
+ * those not given); or, when it exists, sets the settings given that differ, and adds the status
+ * subjects if its subjects lack them. Settings not given are left as the existing stream has
+ * them: ensuring again without options never undoes an administrator's replicas or retention.
+ * Its storage cannot be changed: a stream that is not file-stored is refused with a ConfigError
+ * saying so.
  *
  * @example
  * await ensureStatusStream(nc, 'chorus-dev'); // { stream: 'BACKBEAT_STATUS_chorus-dev', created: true, updated: [] }
  * await ensureStatusStream(nc, 'chorus-dev', { replicas: 3 }); // { created: false, updated: ['replicas'] }
+ * await ensureStatusStream(nc, 'chorus-dev'); // { created: false, updated: [] }: still 3 replicas
  * @param connection An open connection allowed to administer streams.
  * @param clusterId The cluster, a NATS token.
  * @param options Replicas, duplicate window and maximum age.
  * @return The stream's name, whether it was created, and which settings were updated.
  * @throws ConfigError naming `clusterId`, `replicas`, `duplicateWindowMs` or `maxAgeMs` when one
- * is invalid, or `storage` when an existing stream is not file-stored; nats.js errors otherwise
- * (JetStream not enabled, permissions, another stream already capturing the subjects).
+ * is invalid (a maximum age shorter than the duplicate window, given or kept, included), or
+ * `storage` when an existing stream is not file-stored; nats.js errors otherwise (JetStream not
+ * enabled, permissions, another stream already capturing the subjects).
  */
 export async function ensureStatusStream(
   connection: NatsConnection,
   clusterId: string,
   options: EnsureStatusStreamOptions = {},
 ): Promise<EnsureStatusStreamResult> {
-  const wanted = wantedSettings(clusterId, options);
+  if (!isToken(clusterId)) {
+    throw new ConfigError('clusterId', 'must be 1 to 128 of A-Z a-z 0-9 _ -');
+  }
+  const given = givenSettings(options);
   const stream = statusStreamName(clusterId);
+  const subject = statusStreamSubjects(clusterId);
   const jsm = await connection.jetstreamManager();
   const info = await streamInfo(jsm, stream);
   if (info === null) {
-    await jsm.streams.add({ name: stream, storage: StorageType.File, ...wanted.config });
+    const wanted = checkedAges({ ...NEW_STREAM_DEFAULTS, ...given });
+    await jsm.streams.add({
+      name: stream,
+      storage: StorageType.File,
+      subjects: [subject],
+      ...streamSettings(wanted),
+    });
     return { stream, created: true, updated: [] };
   }
   const { config } = info;
@@ -98,18 +118,23 @@ export async function ensureStatusStream(
       `stream ${stream} exists with ${config.storage} storage, and JetStream cannot change a stream's storage: remove it (nats stream rm ${stream}) and ensure it again`,
     );
   }
-  const updated: string[] = [];
+  const current: Settings = {
+    replicas: config.num_replicas,
+    duplicateWindowMs: millis(config.duplicate_window),
+    maxAgeMs: millis(config.max_age),
+  };
+  const wanted = checkedAges({ ...current, ...given });
   const subjects = config.subjects ?? [];
-  if (!subjects.includes(wanted.subject)) updated.push('subjects');
-  if (config.num_replicas !== wanted.config.num_replicas) updated.push('replicas');
-  if (millis(config.duplicate_window) !== wanted.duplicateWindowMs)
-    updated.push('duplicateWindowMs');
-  if (millis(config.max_age) !== wanted.maxAgeMs) updated.push('maxAgeMs');
+  const updated: string[] = [];
+  if (!subjects.includes(subject)) updated.push('subjects');
+  for (const key of ['replicas', 'duplicateWindowMs', 'maxAgeMs'] as const) {
+    if (wanted[key] !== current[key]) updated.push(key);
+  }
   if (updated.length > 0) {
     await jsm.streams.update(stream, {
       ...config,
-      ...wanted.config,
-      subjects: subjects.includes(wanted.subject) ? subjects : [...subjects, wanted.subject],
+      ...streamSettings(wanted),
+      subjects: subjects.includes(subject) ? subjects : [...subjects, subject],
     });
   }
   return { stream, created: false, updated };
@@ -164,33 +189,51 @@ async function streamInfo(jsm: JetStreamManager, stream: string): Promise<Stream
   }
 }
 
-/** The settings asked for, checked. */
-function wantedSettings(clusterId: string, options: EnsureStatusStreamOptions) {
-  if (!isToken(clusterId)) {
-    throw new ConfigError('clusterId', 'must be 1 to 128 of A-Z a-z 0-9 _ -');
-  }
-  const { replicas = 1, duplicateWindowMs = 600_000, maxAgeMs = 86_400_000 } = options;
-  if (!Number.isInteger(replicas) || replicas < 1) {
+interface Settings {
+  readonly replicas: number;
+  readonly duplicateWindowMs: number;
+  /** 0: kept for ever (JetStream's unlimited age, only on an existing stream). */
+  readonly maxAgeMs: number;
+}
+
+/** The settings given, each checked on its own. */
+function givenSettings(options: EnsureStatusStreamOptions): Partial<Settings> {
+  const { replicas, duplicateWindowMs, maxAgeMs } = options;
+  if (replicas !== undefined && !(Number.isInteger(replicas) && replicas >= 1)) {
     throw new ConfigError('replicas', `must be a positive integer, got ${replicas}`);
   }
-  if (!Number.isInteger(duplicateWindowMs) || duplicateWindowMs < 1) {
-    throw new ConfigError(
-      'duplicateWindowMs',
-      `must be a positive integer of ms, got ${duplicateWindowMs}`,
-    );
+  for (const [field, ms] of [
+    ['duplicateWindowMs', duplicateWindowMs],
+    ['maxAgeMs', maxAgeMs],
+  ] as const) {
+    if (ms !== undefined && !(Number.isInteger(ms) && ms >= 1)) {
+      throw new ConfigError(field, `must be a positive integer of ms, got ${ms}`);
+    }
   }
-  if (!Number.isInteger(maxAgeMs) || maxAgeMs < duplicateWindowMs) {
+  return {
+    ...(replicas !== undefined && { replicas }),
+    ...(duplicateWindowMs !== undefined && { duplicateWindowMs }),
+    ...(maxAgeMs !== undefined && { maxAgeMs }),
+  };
+}
+
+/** The settings, refused when claims would expire before their duplicate window ends. */
+function checkedAges(settings: Settings): Settings {
+  const { duplicateWindowMs, maxAgeMs } = settings;
+  if (maxAgeMs !== 0 && maxAgeMs < duplicateWindowMs) {
     throw new ConfigError(
       'maxAgeMs',
       `must be an integer of ms no shorter than duplicateWindowMs (${duplicateWindowMs}), got ${maxAgeMs}`,
     );
   }
-  const subject = statusStreamSubjects(clusterId);
-  const config: Partial<StreamConfig> & { subjects: string[] } = {
-    subjects: [subject],
-    num_replicas: replicas,
-    duplicate_window: nanos(duplicateWindowMs),
-    max_age: nanos(maxAgeMs),
+  return settings;
+}
+
+/** The settings as JetStream's stream configuration spells them. */
+function streamSettings(settings: Settings): Partial<StreamConfig> {
+  return {
+    num_replicas: settings.replicas,
+    duplicate_window: nanos(settings.duplicateWindowMs),
+    max_age: nanos(settings.maxAgeMs),
   };
-  return { subject, config, duplicateWindowMs, maxAgeMs };
 }

@@ -129,12 +129,29 @@ describe('JetStream status delivery against nats-server', () => {
       expect(result).toEqual({
         stream: 'BACKBEAT_STATUS_drift',
         created: false,
-        updated: ['subjects', 'duplicateWindowMs', 'maxAgeMs'],
+        updated: ['subjects', 'duplicateWindowMs'],
       });
       const { config } = await jsm.streams.info('BACKBEAT_STATUS_drift');
       expect(config.subjects).toEqual(['elsewhere.>', 'backbeat.drift.status.>']);
       expect(config.duplicate_window).toBe(nanos(60_000));
-      expect(config.max_age).toBe(nanos(86_400_000));
+      expect(config.max_age).toBe(nanos(3_600_000)); // not given: kept
+    });
+
+    it('keeps the settings of an existing stream that it is not given', async () => {
+      await ensureStatusStream(nc, 'kept', { maxAgeMs: 7_200_000, duplicateWindowMs: 30_000 });
+      await expect(ensureStatusStream(nc, 'kept')).resolves.toEqual({
+        stream: 'BACKBEAT_STATUS_kept',
+        created: false,
+        updated: [],
+      });
+      const jsm = await nc.jetstreamManager();
+      const { config } = await jsm.streams.info('BACKBEAT_STATUS_kept');
+      expect(config.max_age).toBe(nanos(7_200_000));
+      expect(config.duplicate_window).toBe(nanos(30_000));
+      // A duplicate window longer than the age kept is refused, naming the age.
+      await expect(
+        ensureStatusStream(nc, 'kept', { duplicateWindowMs: 8_000_000 }),
+      ).rejects.toMatchObject({ field: 'maxAgeMs' });
     });
 
     it('refuses a memory-stored stream, naming storage', async () => {

@@ -185,7 +185,7 @@ describe('connectNats', () => {
     });
 
     /** Resolves at the next event of `type` on `nc`'s status feed (watched from now). */
-    function nextStatus(nc: NatsConnection, type: string): Promise<void> {
+    function nextStatus(nc: NatsConnection, type: Events): Promise<void> {
       const feed = nc.status();
       return (async () => {
         for await (const status of feed) if (status.type === type) return;

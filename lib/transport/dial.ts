@@ -15,12 +15,14 @@
  *   after newer ones sent over the next link. The transport here resets that socket instead
  *   (`resetAndDestroy`): bytes the peer never acknowledged are discarded, never delivered late.
  *
- * How it is scoped: nats.js's transport factory is process-global, so it is left as nats.js's
- * `connect` sets it. Instead each connection made here gets an own `transport` accessor on its
- * protocol handler, which swaps the Node transport nats.js creates for each dial (the first and
- * every reconnect) for the subclass below before nats.js uses it. The accessor is installed from
- * inside the synchronous call of `NatsConnectionImpl.connect`, where nats.js calls the new
- * handler's `dialLoop`: no other code can run meanwhile, so no other connection is touched.
+ * How it is scoped: nats.js's transport factory is process-global, and `connectNats` sets it only
+ * as nats.js's `connect` does before each connection (to nats.js's own Node transport). Instead
+ * each connection made here gets an own `transport` accessor on its protocol handler, which
+ * swaps the Node transport nats.js makes for each dial (the first and every reconnect) for the
+ * subclass below before nats.js uses it. To reach the handler before its first dial,
+ * `ProtocolHandler.prototype.dialLoop` is wrapped for the duration of the synchronous
+ * `NatsConnectionImpl.connect` call, in which nats.js creates the handler and calls it: no
+ * other code runs meanwhile, so no other connection sees the wrapper.
  * spec/transport/dial-pins.spec.ts fails if a nats.js upgrade changes what this relies on.
  */
 import { createConnection, type Socket } from 'node:net';
@@ -35,7 +37,7 @@ import { NodeTransport, nodeResolveHost } from 'nats/lib/src/node_transport';
 
 /**
  * nats.js's Node transport, closing its socket also when it never connected, abandoning its
- * dial when `signal` aborts, and resetting a link declared dead.
+ * dial when its `abandon` signal aborts, and resetting a link declared dead.
  */
 class SocketClosingTransport extends NodeTransport {
   /** The socket from the start of the TCP connect (nats.js sets `socket` only once connected). */

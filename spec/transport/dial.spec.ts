@@ -223,6 +223,19 @@ describe('connectNats', () => {
       }
     });
 
+    it('keeps its transport on a first dial during which nats.js’s connect is called, and leaves that one nats.js’s', async () => {
+      // Both dial after this turn (nats.js resolves the host first), so the user's `connect`
+      // has set nats.js's transport factory again before either dial starts.
+      const sdk = connectNats({ ...quick, servers: server.url });
+      const user = connect({ ...quick, servers: server.url });
+      const both = await Promise.all([sdk, user]);
+      try {
+        expect(both.map(transportOf)).toEqual(['sdk', 'nats.js']);
+      } finally {
+        await Promise.all(both.map((nc) => nc.close()));
+      }
+    });
+
     it('leaves a user’s connection nats.js’s graceful close of a dead link, also after connectNats', async () => {
       let sdk: NatsConnection | undefined;
       let dead: Promise<void> | undefined;

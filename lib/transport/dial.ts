@@ -1,6 +1,6 @@
 /**
- * nats.js's `connect`, without its socket leak, with dials that can be abandoned, and with
- * links declared dead closed abortively.
+ * nats.js's `connect`, with three fixes to the Node transport of the connections it makes, and
+ * of those only: every other nats.js connection in the process keeps nats.js's own transport.
  *
  * - nats.js 2.29 leaves open the socket of a dial that timed out after TCP connected but before
  *   the server sent `INFO`: its transport's `close` returns early while not connected. Dialling
@@ -15,39 +15,51 @@
  *   after newer ones sent over the next link. The transport here resets that socket instead
  *   (`resetAndDestroy`): bytes the peer never acknowledged are discarded, never delivered late.
  *
- * Everything else is nats.js's.
+ * How it is scoped: nats.js's transport factory is process-global, and `connectNats` sets it only
+ * as nats.js's `connect` does before each connection (to nats.js's own Node transport). Instead
+ * each connection made here gets an own `transport` accessor on its protocol handler, which
+ * swaps the Node transport nats.js makes for each dial (the first and every reconnect) for the
+ * subclass below before nats.js uses it. To reach the handler before its first dial,
+ * `ProtocolHandler.prototype.dialLoop` is wrapped for the duration of the synchronous
+ * `NatsConnectionImpl.connect` call, in which nats.js creates the handler and calls it: no
+ * other code runs meanwhile, so no other connection sees the wrapper.
+ * spec/transport/dial-pins.spec.ts fails if a nats.js upgrade changes what this relies on.
  */
 import { createConnection, type Socket } from 'node:net';
 import type { ConnectionOptions, NatsConnection } from 'nats';
-import { NatsConnectionImpl, setTransportFactory } from 'nats/lib/src/nats-base-client';
+import {
+  NatsConnectionImpl,
+  ProtocolHandler,
+  setTransportFactory,
+  type Transport,
+} from 'nats/lib/src/nats-base-client';
 import { NodeTransport, nodeResolveHost } from 'nats/lib/src/node_transport';
 
 /**
- * The option key that carries a dial's AbortSignal to its transports: nats.js copies the
- * options it is given (string keys only) and hands them to each transport's `connect`.
- */
-const DIAL_SIGNAL = 'backbeatDialSignal';
-
-/**
  * nats.js's Node transport, closing its socket also when it never connected, abandoning its
- * dial when the dial's signal aborts, and resetting a link declared dead.
+ * dial when its `abandon` signal aborts, and resetting a link declared dead.
  */
 class SocketClosingTransport extends NodeTransport {
   /** The socket from the start of the TCP connect (nats.js sets `socket` only once connected). */
   private dialling: Socket | undefined;
 
+  /** @param abandon Aborting it abandons the dial (the first dial's signal, else none). */
+  constructor(private readonly abandon: AbortSignal | undefined) {
+    super();
+  }
+
   override async connect(
     hp: { hostname: string; port: number; tlsName: string },
     options: ConnectionOptions,
   ): Promise<void> {
-    const signal = (options as Record<string, unknown>)[DIAL_SIGNAL] as AbortSignal | undefined;
+    const signal = this.abandon;
     if (signal?.aborted) throw new Error('dial abandoned');
-    const abandon = (): void => this.abort();
-    signal?.addEventListener('abort', abandon, { once: true });
+    const abort = (): void => this.abort();
+    signal?.addEventListener('abort', abort, { once: true });
     try {
       await super.connect(hp, options);
     } finally {
-      signal?.removeEventListener('abort', abandon);
+      signal?.removeEventListener('abort', abort);
       this.dialling = undefined;
     }
   }
@@ -97,6 +109,31 @@ class SocketClosingTransport extends NodeTransport {
   }
 }
 
+/** The protocol handlers {@link ownTransports} made dial with the SDK's transport. */
+const owning = new WeakSet<ProtocolHandler>();
+
+/**
+ * Makes `handler` dial with {@link SocketClosingTransport}: its `prepare()` assigns the transport
+ * nats.js's factory made for the next dial and reads it back at once, so the replacement made
+ * here is the one that dial uses. Any other kind of transport is left as given.
+ */
+function ownTransports(handler: ProtocolHandler, dialSignal: () => AbortSignal | undefined): void {
+  if (owning.has(handler)) return;
+  owning.add(handler);
+  let current = handler.transport as Transport | undefined;
+  Object.defineProperty(handler, 'transport', {
+    configurable: true,
+    enumerable: true,
+    get: () => current,
+    set: (given: Transport) => {
+      current =
+        given instanceof NodeTransport && !(given instanceof SocketClosingTransport)
+          ? new SocketClosingTransport(dialSignal())
+          : given;
+    },
+  });
+}
+
 /**
  * Closes a connection made by {@link connectNats} at once, resetting its socket: what nats.js
  * had not yet handed to the network, and what the peer had not acknowledged, is discarded. For
@@ -115,26 +152,50 @@ export function abortConnection(nc: NatsConnection): Promise<void> {
 }
 
 /**
- * Connects as nats.js's `connect` does (which sets its Node transport before each connection;
- * this sets the one above, which nats.js's reconnections of this connection use too, until the
- * next plain `connect` anywhere in the process sets nats.js's own again).
+ * Connects as nats.js's `connect` does (setting nats.js's Node transport factory, as it does
+ * before each connection), with the fixes of this file's comment on this connection's dials,
+ * reconnections included, and on no other connection.
  *
  * @example
  * const nc = await connectNats({ servers: 'nats://127.0.0.1:4222', timeout: 2000 });
  *
  * @param options nats.js's connection options.
- * @param signal Aborting it abandons the dial at once (it then rejects); no effect once connected.
+ * @param signal Aborting it abandons the first dial at once (it then rejects); no effect once
+ * connected.
  * @return The connection.
  */
-export function connectNats(
+export async function connectNats(
   options: ConnectionOptions,
   signal?: AbortSignal,
 ): Promise<NatsConnection> {
-  setTransportFactory({
-    factory: () => new SocketClosingTransport(),
-    dnsResolveFn: nodeResolveHost,
-  });
-  return NatsConnectionImpl.connect(
-    signal === undefined ? options : ({ ...options, [DIAL_SIGNAL]: signal } as ConnectionOptions),
-  );
+  setTransportFactory({ factory: () => new NodeTransport(), dnsResolveFn: nodeResolveHost });
+  let firstDialSignal = signal;
+  const dialSignal = (): AbortSignal | undefined => firstDialSignal;
+  // Read now: a getter in the caller's options must not run while `dialLoop` is replaced.
+  const ownOptions = { ...options };
+  const prototype = ProtocolHandler.prototype;
+  const dialLoop = Object.getOwnPropertyDescriptor(prototype, 'dialLoop')?.value as
+    ((this: ProtocolHandler) => Promise<void>) | undefined;
+  if (dialLoop) {
+    prototype.dialLoop = function (this: ProtocolHandler) {
+      prototype.dialLoop = dialLoop;
+      ownTransports(this, dialSignal);
+      return dialLoop.call(this);
+    };
+  }
+  let connecting: Promise<NatsConnection>;
+  try {
+    connecting = NatsConnectionImpl.connect(ownOptions);
+  } finally {
+    if (dialLoop) prototype.dialLoop = dialLoop;
+  }
+  try {
+    const nc = (await connecting) as NatsConnectionImpl;
+    // Done already unless a nats.js no longer dials from that call: then at least its
+    // reconnections get the fixes.
+    ownTransports(nc.protocol, dialSignal);
+    return nc;
+  } finally {
+    firstDialSignal = undefined;
+  }
 }

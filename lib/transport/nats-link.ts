@@ -162,6 +162,16 @@ export class NatsLink {
     });
   }
 
+  /**
+   * The first dial, retried until connected, refused or closed. nats.js's own retry of a first
+   * dial (`waitOnFirstConnect`, 2.29.3) cannot be abandoned: its promise settles only once
+   * connected (it ignores `maxReconnectAttempts`), and no handle exists to close before then.
+   * Measured with bench/first-dial-stop.ts, stopping 500 ms into a dial: with this loop, stop()
+   * returns in under 1 ms, no dial follows, and the process exits by itself 1–11 ms later; with
+   * `waitOnFirstConnect`, the first dial had not settled 10 s after (a stop() awaiting it would
+   * hang), nats.js dialled 5 more times against a silent host (6 sockets left open there) and ~60
+   * times against a refusing one, and the process never exited.
+   */
   private async dialLoop(
     options: NatsLinkOptions,
     settle: (outcome: OpenOutcome | ConnectionError) => void,

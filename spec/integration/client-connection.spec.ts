@@ -3,7 +3,6 @@
  * appearing later on that port, a host that never speaks NATS, token authentication, and a
  * server killed and restarted under a following client.
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import { connect } from 'nats';
 import { filter, firstValueFrom } from 'rxjs';
 import { ConnectionError } from '../../lib/errors';
@@ -13,6 +12,7 @@ import {
   startNatsServer,
   type NatsServerHandle,
 } from '../support/nats-server';
+import { startSilentHost, type SilentHost } from '../support/silent-host';
 import {
   cleanUp,
   closeLater,
@@ -89,40 +89,23 @@ describe('client connection', () => {
   });
 
   describe('a host that accepts TCP but never speaks NATS', () => {
-    let silent: Server;
-    const sockets = new Set<Socket>();
-    /** Every socket accepted, in order, with a promise of its closing. */
-    const acceptedSockets: { socket: Socket; closed: Promise<void> }[] = [];
-    let port: number;
-
+    let silent: SilentHost;
     beforeAll(async () => {
-      silent = createServer((socket) => {
-        sockets.add(socket);
-        const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-        acceptedSockets.push({ socket, closed });
-        socket.on('close', () => sockets.delete(socket));
-        // An abandoned dial is reset (stop() does not wait for the host): not an error here.
-        socket.on('error', () => undefined);
-      });
-      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-      port = (silent.address() as { port: number }).port;
+      silent = await startSilentHost();
     });
-    afterAll(async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => silent.close(resolve));
-    });
+    afterAll(() => silent.stop());
 
     it('start() still resolves degraded, and synthetic beats flow', async () => {
       const client = makeClient({
         clusterId: 'conn-silent',
         agentId: 'a',
-        natsUrl: `nats://127.0.0.1:${port}`,
+        natsUrl: silent.url,
         connectTimeoutMs: 300,
         fallbackTempoBpm: 1200,
         ...FAST,
       });
       const beats = record(client.beat$);
-      const dialled = new Promise((resolve) => silent.once('connection', resolve));
+      const dialled = silent.nextAccepted();
       await client.start();
       expect(client.health()).toMatchObject({ connected: false, localDegradation: true });
       // The SDK really dialled the silent host (it is not refused, it just never answers).
@@ -143,30 +126,25 @@ describe('client connection', () => {
       const client = makeClient({
         clusterId: 'conn-silent-retries',
         agentId: 'a',
-        natsUrl: `nats://127.0.0.1:${port}`,
+        natsUrl: silent.url,
         connectTimeoutMs: 100,
         reconnectDelayMs: 10,
         maxReconnectDelayMs: 20,
       });
-      const before = acceptedSockets.length;
-      const fourDials = new Promise<void>((resolve) => {
-        const onConnection = () => {
-          if (acceptedSockets.length - before < 4) return;
-          silent.off('connection', onConnection);
-          resolve();
-        };
-        silent.on('connection', onConnection);
-      });
+      const before = silent.accepted.length;
+      const fourDials = (async () => {
+        while (silent.accepted.length - before < 4) await silent.nextAccepted();
+      })();
       await client.start();
       await fourDials;
       // Each of the three dials given up on is closed: waited on (their FIN may still be on its
       // way when the fourth dial arrives); a socket left open fails the test by its timeout.
-      const givenUp = acceptedSockets.slice(before, before + 3);
+      const givenUp = silent.accepted.slice(before, before + 3);
       await Promise.all(givenUp.map(({ closed }) => closed));
       expect(givenUp.every(({ socket }) => socket.destroyed)).toBe(true);
       await client.stop({ timeoutMs: 100 });
       // The one in progress is closed by stop() (it abandons the dial).
-      await Promise.all(acceptedSockets.slice(before).map(({ closed }) => closed));
+      await Promise.all(silent.accepted.slice(before).map(({ closed }) => closed));
     });
 
     it('stopped while start() dials it, neither degrades nor warns after the stop', async () => {
@@ -174,12 +152,12 @@ describe('client connection', () => {
       const client = makeClient({
         clusterId: 'conn-silent-stop',
         agentId: 'a',
-        natsUrl: `nats://127.0.0.1:${port}`,
+        natsUrl: silent.url,
         connectTimeoutMs: 5000,
         logger,
         ...FAST,
       });
-      const dialled = new Promise((resolve) => silent.once('connection', resolve));
+      const dialled = silent.nextAccepted();
       const started = client.start();
       await dialled;
       await client.stop({ timeoutMs: 100 });

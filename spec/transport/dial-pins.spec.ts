@@ -3,15 +3,15 @@
  * changes one of those things (the "is needed" tests of dial.spec.ts fail once nats.js fixes the
  * faults itself). Upgrading nats: run these, then move the range the package declares.
  */
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect, Events, type NatsConnection } from 'nats';
 import { NatsConnectionImpl, ProtocolHandler } from 'nats/lib/src/nats-base-client';
 import { NodeTransport } from 'nats/lib/src/node_transport';
 import { connectNats } from '../../lib/transport/dial';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
+import { startSilentHost, type SilentHost } from '../support/silent-host';
 
 /** Whether `version` (x.y.z) is in `range`, a caret range `^x.y` or `^x.y.z`. */
 function inCaretRange(version: string, range: string): boolean {
@@ -154,30 +154,20 @@ describe('what connectNats relies on in nats.js', () => {
   });
 
   describe('against a host that never speaks NATS', () => {
-    let silent: Server;
+    let silent: SilentHost;
     let port: number;
-    const accepted: Socket[] = [];
     beforeAll(async () => {
-      silent = createServer((socket) => {
-        accepted.push(socket);
-        socket.on('error', () => undefined);
-      });
-      silent.listen(0, '127.0.0.1');
-      await once(silent, 'listening');
-      port = (silent.address() as { port: number }).port;
+      silent = await startSilentHost();
+      port = silent.port;
     });
-    afterAll(async () => {
-      for (const socket of accepted) socket.destroy();
-      silent.close();
-      await once(silent, 'close');
-    });
+    afterAll(() => silent.stop());
 
     it('NodeTransport has its `socket` set and is not `connected` while it waits for INFO', async () => {
       const transport = new NodeTransport();
-      const accept = once(silent, 'connection');
+      const accept = silent.nextAccepted();
       const connecting = transport.connect({ hostname: '127.0.0.1', port, tlsName: '' }, {});
       connecting.catch(() => undefined);
-      const [peer] = (await accept) as [Socket];
+      const { closed } = await accept;
       // The peer's accept and the client's connect callback come in either order.
       while ((transport.socket as Socket | undefined) === undefined) {
         await new Promise((resolve) => setImmediate(resolve));
@@ -185,7 +175,6 @@ describe('what connectNats relies on in nats.js', () => {
       expect(transport.connected).toBe(false);
       expect(transport.socket.remotePort).toBe(port);
       // Ending it as the SDK's transport does: nats.js's connect then fails.
-      const closed = once(peer, 'close');
       transport.socket.destroy();
       await expect(connecting).rejects.toBeDefined();
       await closed;

@@ -2,42 +2,25 @@
  * connectNats against a host that accepts TCP but never speaks NATS, and against a real server:
  * its fixes hold on its own connections, reconnections included, and on no other.
  */
-import { once } from 'node:events';
-import { createServer, type Server, type Socket } from 'node:net';
 import { connect, Events, type ConnectionOptions, type NatsConnection } from 'nats';
 import type { NatsConnectionImpl } from 'nats/lib/src/nats-base-client';
 import { NodeTransport } from 'nats/lib/src/node_transport';
 import { abortConnection, connectNats } from '../../lib/transport/dial';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server';
+import { startSilentHost, type AcceptedSocket, type SilentHost } from '../support/silent-host';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 
 describe('connectNats', () => {
-  let silent: Server;
+  let silent: SilentHost;
   let url: string;
-  const accepted: Socket[] = [];
 
   beforeAll(async () => {
-    silent = createServer((socket) => {
-      accepted.push(socket);
-      // A dial abandoned by its signal is reset: not an error of this host.
-      socket.on('error', () => undefined);
-    });
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    url = `nats://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    silent = await startSilentHost();
+    url = silent.url;
   });
-  afterAll(async () => {
-    for (const socket of accepted) socket.destroy();
-    silent.close();
-    await once(silent, 'close');
-  });
+  afterAll(() => silent.stop());
 
-  /** The next socket the silent host accepts, and a promise of its closing. */
-  function nextAccepted(): Promise<{ closed: Promise<unknown> }> {
-    return once(silent, 'connection').then(([socket]) => ({
-      closed: once(socket as Socket, 'close'),
-    }));
-  }
+  const nextAccepted = (): Promise<AcceptedSocket> => silent.nextAccepted();
 
   /** Whether `promise` settles within a few turns of the event loop. */
   async function settlesSoon(promise: Promise<unknown>): Promise<boolean> {

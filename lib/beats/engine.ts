@@ -64,6 +64,8 @@ export class BeatEngine {
   /** The first delivered beat of each window, also after a gap or a timeline reset. */
   readonly downbeats$: Observable<Beat>;
 
+  // Plain Subjects: a hand-written broadcast measured ~5 µs a beat faster at p50 on the built
+  // package at 600 BPM (about 1 % of a frame's delivery) and no faster at p99.
   private readonly beats = new Subject<Beat>();
   private readonly downbeats = new Subject<Beat>();
   private readonly now: () => number;

@@ -45,6 +45,7 @@ import { Parser } from 'nats/lib/nats-base-client/parser';
 import { BeatEngine } from '../lib/beats/engine';
 import { FrameIntake } from '../lib/beats/frame-intake';
 import { SharedBudgetIndex } from '../lib/beats/budget-index';
+import { SyntheticClock } from '../lib/beats/synthetic-clock';
 import { BackbeatClient, createClient } from '../lib/client';
 import { HybridLogicalClock } from '../lib/clock/hlc';
 import { RecentSummary } from '../lib/observability/summary';
@@ -160,7 +161,7 @@ function profileClientPath(): void {
   timeMethod(BeatEngine.prototype, 'frame', 'BeatEngine.frame');
   timeMethod(BeatEngine.prototype, 'mergeStamp', 'BeatEngine.mergeStamp');
   timeMethod(HybridLogicalClock.prototype, 'settle', 'HybridLogicalClock.settle (after delivery)');
-  timeMethod(BeatEngine.prototype, 'armSilenceTimer', 'BeatEngine.armSilenceTimer');
+  timeMethod(SyntheticClock.prototype, 'watchSilence', 'SyntheticClock.watchSilence');
   timeMethod(BeatEngine.prototype, 'deliver', 'BeatEngine.deliver (subscribers included)');
   timeMethod(SharedBudgetIndex.prototype, 'next', 'SharedBudgetIndex.next');
   timeMethod(BackbeatClient.prototype, 'refreshHealth', 'BackbeatClient.refreshHealth');

@@ -2,15 +2,8 @@
  * The beat engine (docs/protocol.md section 9): one timeline of beats made from judged pulse frames
  * and, while no pulse is heard, from the SDK's own synthetic clock. Pure: no NATS, time injected.
  */
-import {
-  asyncScheduler,
-  type Observable,
-  type Observer,
-  type SchedulerLike,
-  type Subscription,
-} from 'rxjs';
+import { asyncScheduler, Subject, type Observable, type Observer } from 'rxjs';
 import type { Beat } from './beat';
-import { Broadcast } from './broadcast';
 import { elapsedSince } from './elapsed';
 import {
   checkEngineOptions,
@@ -24,8 +17,9 @@ import {
 import { rfc3339Ms } from './deadline';
 import { FollowedGrid } from './grid';
 import { beatFromFrame, syntheticBeat } from './make-beat';
-import { latestSlotAt, periodMs, slotDueMs } from './schedule';
+import { periodMs } from './schedule';
 import { LatenessReference } from './staleness';
+import { SyntheticClock, type SyntheticSlot } from './synthetic-clock';
 import { MAX_BEAT_INDEX } from '../protocol/text';
 
 export {
@@ -41,14 +35,6 @@ export {
 
 type MutableCounters = { -readonly [K in keyof BeatEngineCounters]: BeatEngineCounters[K] };
 
-/** The synthetic schedule of one degradation: slot `k` is due at `anchorMs + k × period`. */
-interface SyntheticSchedule {
-  readonly anchorMs: number;
-  readonly period: number;
-  /** The last slot emitted (0 before the first). */
-  slot: number;
-}
-
 /**
  * Merges judged pulse frames with a synthetic clock into one timeline of beats: strictly
  * increasing indexes (except at a flagged timeline reset), pulse lock, stale frames dropped,
@@ -57,7 +43,8 @@ interface SyntheticSchedule {
  * synthetic beats on it, recovery on the first fresh pulse frame, and a new timeline at 0 after
  * index 2^53−1 (docs/protocol.md section 9).
  *
- * Streams are hot (a {@link Broadcast} each), never replay, and complete on {@link stop}. For
+ * Streams are hot (a `Subject` each), never replay, and complete on {@link stop}; a subscriber
+ * that throws harms no other (rxjs reports its error to `config.onUnhandledError`). For
  * each delivered beat, in this order: `leadObserver`, `beats$`, then `downbeats$` when it is the
  * first beat of its window (or starts a new timeline), then `afterDelivery`. State is updated
  * before any of them is told. Timeline resets are flagged on the beat and counted; logging them
@@ -77,9 +64,10 @@ export class BeatEngine {
   /** The first delivered beat of each window, also after a gap or a timeline reset. */
   readonly downbeats$: Observable<Beat>;
 
-  private readonly beats = new Broadcast<Beat>();
-  private readonly downbeats = new Broadcast<Beat>();
-  private readonly scheduler: SchedulerLike;
+  // Plain Subjects: a hand-written broadcast measured ~5 µs a beat faster at p50 on the built
+  // package at 600 BPM (about 1 % of a frame's delivery) and no faster at p99.
+  private readonly beats = new Subject<Beat>();
+  private readonly downbeats = new Subject<Beat>();
   private readonly now: () => number;
   private readonly wallNow: () => number;
   private readonly clock: EngineClock;
@@ -108,10 +96,8 @@ export class BeatEngine {
   private currentBeat: Beat | null = null;
   private pulseFrameSeen = false;
   private followedPulseId: string | null = null;
-  private synthetic: SyntheticSchedule | null = null;
-  private timer: Subscription | null = null;
-  /** The degradation point the pending timer is armed for, when it is the silence timer. */
-  private silenceTimerDue: number | null = null;
+  /** The silence watch, then the synthetic schedule. */
+  private readonly timer: SyntheticClock;
   private elapsed = 0;
   private timeDriftMs = 0;
   private readonly counters: MutableCounters = {
@@ -136,7 +122,6 @@ export class BeatEngine {
   constructor(options: BeatEngineOptions) {
     checkEngineOptions(options);
     const scheduler = options.scheduler ?? asyncScheduler;
-    this.scheduler = scheduler;
     // The asyncScheduler family tells time by Date.now, which is not monotonic.
     const wallClockScheduler = scheduler.now === asyncScheduler.now;
     this.now =
@@ -150,13 +135,18 @@ export class BeatEngine {
     this.toleranceMs = options.jitterToleranceMs;
     this.tempoBpm = options.fallbackTempoBpm;
     this.beatsPerBar = options.beatsPerBar;
-    this.beats$ = this.beats.observable;
-    this.downbeats$ = this.downbeats.observable;
+    this.beats$ = this.beats.asObservable();
+    this.downbeats$ = this.downbeats.asObservable();
+    this.timer = new SyntheticClock(scheduler, this.now, {
+      silenceDeadline: () => this.silenceDeadline(),
+      silenceReached: (pointMs) => this.degrade(pointMs),
+      slotDue: (slot) => this.emitSynthetic(slot),
+    });
   }
 
   /** Whether the engine keeps time on its own now (cheaper than `state.degraded`). */
   get degraded(): boolean {
-    return this.synthetic !== null;
+    return this.timer.degraded;
   }
 
   /** The tempo followed now (cheaper than `state.tempoBpm`). */
@@ -176,7 +166,7 @@ export class BeatEngine {
       windowId: this.currentBeat?.window_id ?? '',
       tempoBpm: this.tempoBpm,
       beatsPerBar: this.beatsPerBar,
-      degraded: this.synthetic !== null,
+      degraded: this.timer.degraded,
       followedPulseId: this.followedPulseId,
       timeDriftMs: this.timeDriftMs,
       elapsedBeats: this.elapsed,
@@ -194,7 +184,7 @@ export class BeatEngine {
     this.started = true;
     if (this.lastDueMs !== null) return;
     this.startedAtMs = this.now();
-    this.armSilenceTimer();
+    this.timer.watchSilence();
   }
 
   /**
@@ -205,7 +195,7 @@ export class BeatEngine {
    * followed and ends it. Does nothing while degraded or after `stop()`.
    */
   markUnreachable(): void {
-    if (this.stopped || this.synthetic !== null) return;
+    if (this.stopped || this.timer.degraded) return;
     this.started = true;
     const now = this.now();
     if (this.lastDueMs === null) this.lastDueMs = now - periodMs(this.tempoBpm);
@@ -249,8 +239,8 @@ export class BeatEngine {
       this.lastDueMs === null ? null : now - (this.lastDueMs + periodMs(this.tempoBpm));
     this.tempoBpm = frame.tempo_bpm;
     this.beatsPerBar = frame.beats_per_bar;
-    // Synthetic beats end here (the silence timer is armed again once the frame is handled).
-    this.synthetic = null;
+    // Synthetic beats end here (the silence watch is armed again once the frame is handled).
+    this.timer.recover();
 
     const firstPulseFrame = !this.pulseFrameSeen;
     this.pulseFrameSeen = true;
@@ -262,10 +252,9 @@ export class BeatEngine {
         timelineReset = true;
       } else if (frame.beat_index <= last) {
         this.placeOnGrid(judged, now, period, false);
-        // Re-based: the last delivered beat is due at its time on the grid.
         this.lastDueMs = this.gridDue(last);
         this.counters.behind++;
-        this.afterFrame();
+        this.timer.watchSilence();
         return { outcome: 'behind', lateMs };
       } else {
         missedBefore = frame.beat_index - last - 1;
@@ -279,7 +268,8 @@ export class BeatEngine {
       timelineReset,
     });
     this.deliver(beat);
-    this.afterFrame();
+    // Once the beat is delivered: re-arming the timer is kept off the path to subscribers.
+    this.timer.watchSilence();
     return { outcome: 'delivered', beat, lateMs };
   }
 
@@ -316,24 +306,18 @@ export class BeatEngine {
     return this.grid.dueOf(index) ?? this.now();
   }
 
-  /** What a frame leaves to do once its beat is delivered: off the path to subscribers. */
-  private afterFrame(): void {
-    this.armSilenceTimer();
-  }
-
   /** Completes the streams and clears the timers. Idempotent. */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.cancelTimer();
+    this.timer.stop();
     this.leadObserver?.complete();
     this.beats.complete();
     this.downbeats.complete();
   }
 
-  /** Whether the followed pulse has been silent past the degradation point. */
   private followedPulseSilent(now: number): boolean {
-    if (this.synthetic !== null) return true;
+    if (this.timer.degraded) return true;
     // The silence timer may not have run yet (a stalled event loop): time decides.
     return this.lastDueMs !== null && now >= this.silenceDeadline();
   }
@@ -354,52 +338,16 @@ export class BeatEngine {
   }
 
   /**
-   * Arms the silence timer for the degradation point, replacing a pending timer due at another
-   * time; does nothing while degraded (the synthetic schedule owns the timer then). After a
-   * frame it runs once the beat is delivered, off the path to subscribers. It is re-armed on
-   * every frame: a lazy timer left to fire early and re-arm itself would, whenever the tolerance
-   * is a whole number of periods (100 ms at 600 BPM), fire just as a frame arrives and hold the
-   * frame up.
-   */
-  private armSilenceTimer(): void {
-    if (this.synthetic !== null) return;
-    const deadline = this.silenceDeadline();
-    if (this.timer !== null && this.silenceTimerDue === deadline) return;
-    this.arm(deadline, () => {
-      this.silenceTimerDue = null;
-      if (this.silenceDeadline() > deadline) this.armSilenceTimer();
-      else this.degrade(deadline);
-    });
-    this.silenceTimerDue = deadline;
-  }
-
-  /**
-   * Starts degradation, `pointMs` being the degradation point: the latest slot due then is the
-   * first synthetic beat (slots before it are not emitted); slots that passed after it, while
-   * the timer was held up, are skipped and counted.
+   * Starts degradation, `pointMs` being the degradation point, on the schedule of the last due
+   * beat; it releases the pulse lock.
    */
   private degrade(pointMs: number): void {
-    const anchorMs = this.lastDueMs ?? this.startedAtMs ?? pointMs;
-    const period = periodMs(this.tempoBpm);
-    const firstSlot = Math.max(1, latestSlotAt(anchorMs, period, pointMs));
     this.followedPulseId = null;
-    this.synthetic = { anchorMs, period, slot: firstSlot - 1 };
-    if (slotDueMs(anchorMs, period, firstSlot) <= this.now()) {
-      this.emitSynthetic();
-    } else {
-      this.arm(slotDueMs(anchorMs, period, firstSlot), () => this.emitSynthetic());
-    }
+    const anchorMs = this.lastDueMs ?? this.startedAtMs ?? pointMs;
+    this.timer.degrade(anchorMs, periodMs(this.tempoBpm), pointMs);
   }
 
-  /** Emits the synthetic beat of the slot due now and arms the timer for the next slot. */
-  private emitSynthetic(): void {
-    const schedule = this.synthetic;
-    if (schedule === null) return;
-    const now = this.now();
-    const expected = schedule.slot + 1;
-    // A timer that fires a little early still stands for its slot; one held up skips slots.
-    const slot = Math.max(expected, latestSlotAt(schedule.anchorMs, schedule.period, now));
-    const skipped = slot - expected;
+  private emitSynthetic({ skipped, dueMs, nextDueMs, nowMs }: SyntheticSlot): void {
     let beatIndex = this.lastIndex === null ? skipped : this.lastIndex + 1 + skipped;
     let timelineReset = false;
     if (this.lastIndex !== null && skipped >= MAX_BEAT_INDEX - this.lastIndex) {
@@ -409,10 +357,7 @@ export class BeatEngine {
       timelineReset = true;
       this.grid.renumber(-(MAX_BEAT_INDEX + 1));
     }
-    schedule.slot = slot;
-    this.lastDueMs = slotDueMs(schedule.anchorMs, schedule.period, slot);
-    const nextDueMs = slotDueMs(schedule.anchorMs, schedule.period, slot + 1);
-    this.arm(nextDueMs, () => this.emitSynthetic());
+    this.lastDueMs = dueMs;
     const wall = this.wallNow();
     this.deliver(
       syntheticBeat({
@@ -422,7 +367,7 @@ export class BeatEngine {
         beatsPerBar: this.beatsPerBar,
         tempoBpm: this.tempoBpm,
         hlc: this.clock.tick(),
-        nextDueWallMs: wall + (nextDueMs - now),
+        nextDueWallMs: wall + (nextDueMs - nowMs),
         receivedAtMs: wall,
         missedBefore: skipped,
         timelineReset,
@@ -446,22 +391,5 @@ export class BeatEngine {
     this.beats.next(beat);
     if (firstOfWindow) this.downbeats.next(beat);
     this.afterDelivery?.(beat);
-  }
-
-  /** Replaces the one pending timer by `work` at monotonic time `dueMs`. */
-  private arm(dueMs: number, work: () => void): void {
-    this.cancelTimer();
-    if (this.stopped) return;
-    const delayMs = Math.max(0, dueMs - this.now());
-    this.timer = this.scheduler.schedule(() => {
-      this.timer = null;
-      work();
-    }, delayMs);
-  }
-
-  private cancelTimer(): void {
-    this.timer?.unsubscribe();
-    this.timer = null;
-    this.silenceTimerDue = null;
   }
 }

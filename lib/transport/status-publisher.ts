@@ -7,27 +7,23 @@
  * while the connection is up, straight away; from a disconnect to the reconnect they wait in a
  * bounded buffer of our own and go out in order after it.
  *
- * JetStream delivery is at least once, stored once: one claim in flight at a time, in order,
- * published with its `Nats-Msg-Id` and retried with backoff until the stream acknowledges it.
+ * JetStream delivery is at least once, stored once (jetstream-delivery.ts).
  */
+import { firstValueFrom, from, race, Subject } from 'rxjs';
 import { DebugEvents, Events, type JetStreamClient, type NatsConnection, type Status } from 'nats';
-import { CLAIM_HEADERS } from '../claims/claim-headers';
 import { silentLogger, type Logger, type StatusDelivery } from '../config';
 import { ClientStateError, ConnectionError, StatusClaimDroppedError } from '../errors';
 import { describeError } from '../observability/logger';
-import { publishUntilAcknowledged, type JetStreamRetryPolicy } from './jetstream-publish';
+import {
+  JetStreamDelivery,
+  type JetStreamDeliveryHost,
+  type OutgoingClaim,
+  type PendingClaim,
+} from './jetstream-delivery';
+import type { JetStreamRetryPolicy } from './jetstream-publish';
 import { toMsgHdrs } from './msg-headers';
-import { Signal } from './signal';
 
-export { StatusClaimDroppedError };
-
-/** A message to publish: a `SealedClaim` is one. */
-export interface OutgoingClaim {
-  readonly subject: string;
-  readonly payload: Uint8Array;
-  /** Header names as written on the wire; `Nats-Msg-Id` doubles as the JetStream msgID. */
-  readonly headers: Readonly<Record<string, string>>;
-}
+export { StatusClaimDroppedError, type OutgoingClaim };
 
 /** The part of a pino-compatible logger the publisher uses. */
 export type PublisherLogger = Pick<Logger, 'debug' | 'warn'>;
@@ -69,17 +65,6 @@ export interface StatusPublisherMetrics {
   readonly retries: number;
 }
 
-/** One claim not yet settled (sent, acknowledged or dropped). */
-interface PendingClaim {
-  readonly claim: OutgoingClaim;
-  readonly seq: number;
-  /** JetStream: settles the caller's promise. Core: no-ops, its promise resolved when queued. */
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-  dropped: boolean;
-  attempts: number;
-}
-
 /**
  * Sends claims with nats.js in the order published: straight away while connected, buffered
  * while not (core); or one at a time until acknowledged (JetStream).
@@ -99,7 +84,6 @@ export class StatusPublisher {
   private up = false;
   private stopping = false;
   private stopped = false;
-  private working = false;
   /** Unsettled claims, oldest first; claims settle in this order. */
   private readonly pending: PendingClaim[] = [];
   private nextSeq = 0;
@@ -109,10 +93,14 @@ export class StatusPublisher {
   /** Set when claims cannot be delivered (a JetStream stream found missing): they fail with it. */
   private refusal: Error | null = null;
   private readonly counts = { emitted: 0, errors: 0, dropped: 0, retries: 0 };
-  private readonly wentUp = new Signal();
-  private readonly wentDown = new Signal();
-  private readonly progressed = new Signal();
-  private readonly halted = new Signal();
+  private readonly wentUp = new Subject<void>();
+  private readonly wentDown = new Subject<void>();
+  /** A claim settled (sent, acknowledged or dropped). */
+  private readonly progressed = new Subject<void>();
+  /** Claims were given up: refused, or the publisher stopped. */
+  private readonly halted = new Subject<void>();
+  /** Null for core delivery. */
+  private readonly jetStreamDelivery: JetStreamDelivery | null;
 
   /**
    * @param options Delivery mode, buffer size, logger, JetStream retry policy.
@@ -123,6 +111,13 @@ export class StatusPublisher {
       throw new RangeError(`bufferSize must be a non-negative integer, got ${options.bufferSize}`);
     }
     this.logger = options.logger ?? silentLogger;
+    this.jetStreamDelivery =
+      options.delivery === 'jetstream'
+        ? new JetStreamDelivery(this.jetStreamHost(), {
+            policy: options.jetstream,
+            random: options.random,
+          })
+        : null;
   }
 
   /**
@@ -165,17 +160,17 @@ export class StatusPublisher {
       entry.reject(error);
     }
     // Wakes the JetStream loop out of the attempt it waits on (the claim is given up).
-    this.halted.fire();
-    this.progressed.fire();
+    this.halted.next();
+    this.progressed.next();
   }
 
   /** The connection is up: buffered claims go out, in order. Idempotent. */
   connectionUp(): void {
     if (this.stopped) return;
     this.up = true;
-    this.wentUp.fire();
-    if (this.options.delivery === 'core') this.sendBuffered();
-    else this.work();
+    this.wentUp.next();
+    if (this.jetStreamDelivery === null) this.sendBuffered();
+    else this.jetStreamDelivery.wake();
   }
 
   /** The connection is down: claims wait in the buffer from now on. Idempotent. */
@@ -183,7 +178,7 @@ export class StatusPublisher {
     // Claims handed to the link that went down are lost or delivered: no later round trip tells.
     this.confirmed = this.handed;
     this.up = false;
-    this.wentDown.fire();
+    this.wentDown.next();
   }
 
   /**
@@ -203,10 +198,11 @@ export class StatusPublisher {
       this.counts.dropped++;
       return Promise.reject(this.refusal);
     }
-    if (this.options.delivery === 'core') return this.publishCore(claim);
+    const delivery = this.jetStreamDelivery;
+    if (delivery === null) return this.publishCore(claim);
     return new Promise<void>((resolve, reject) => {
       this.enqueue(claim, resolve, reject);
-      this.work();
+      delivery.wake();
     });
   }
 
@@ -217,28 +213,21 @@ export class StatusPublisher {
    */
   async flush(): Promise<void> {
     const target = this.nextSeq;
-    while (this.settledBelow() < target) await this.progressed.next().promise;
+    while (this.settledBelow() < target) await firstValueFrom(this.progressed);
     const nc = this.nc;
     if (this.options.delivery !== 'core' || !this.up || nc === null || nc.isClosed()) return;
+    const mark = this.handed;
+    const roundTrip = nc.flush().then(
+      () => {
+        if (this.nc === nc) this.confirmed = Math.max(this.confirmed, mark);
+      },
+      (error: unknown) => {
+        this.logger.debug({ err: error }, 'status flush round trip failed');
+      },
+    );
     // A disconnect during the round trip ends the flush: what was handed before it is lost or
     // delivered, and no later round trip can tell which.
-    const down = this.wentDown.next();
-    const mark = this.handed;
-    try {
-      await Promise.race([
-        nc.flush().then(
-          () => {
-            if (this.nc === nc) this.confirmed = Math.max(this.confirmed, mark);
-          },
-          (error: unknown) => {
-            this.logger.debug({ err: error }, 'status flush round trip failed');
-          },
-        ),
-        down.promise,
-      ]);
-    } finally {
-      down.cancel();
-    }
+    await firstValueFrom(race(from(roundTrip), this.wentDown));
   }
 
   /**
@@ -269,8 +258,8 @@ export class StatusPublisher {
     const unconfirmed = this.handed - this.confirmed;
     this.counts.dropped += unconfirmed;
     this.confirmed = this.handed;
-    this.halted.fire();
-    this.progressed.fire();
+    this.halted.next();
+    this.progressed.next();
     return { dropped: left.length + unconfirmed, flushed: left.length + unconfirmed === 0 };
   }
 
@@ -311,7 +300,7 @@ export class StatusPublisher {
     const nc = this.nc;
     if (nc === null || this.pending.length === 0) return;
     while (this.up && this.pending.length > 0) this.sendCore(nc, this.pending.shift()!.claim);
-    this.progressed.fire();
+    this.progressed.next();
   }
 
   private enqueue(claim: OutgoingClaim, resolve: () => void, reject: (error: Error) => void): void {
@@ -322,7 +311,7 @@ export class StatusPublisher {
       { bufferSize: this.options.bufferSize, dropped: this.counts.dropped },
       'status buffer full: oldest claim dropped',
     );
-    this.progressed.fire();
+    this.progressed.next();
   }
 
   private drop(entry: PendingClaim, reason: 'buffer-full' | 'stopped'): void {
@@ -331,74 +320,38 @@ export class StatusPublisher {
     entry.reject(new StatusClaimDroppedError(reason));
   }
 
-  /** JetStream: starts the one-at-a-time delivery loop unless it runs already. */
-  private work(): void {
-    if (this.working || this.options.delivery !== 'jetstream') return;
-    this.working = true;
-    this.deliverJetStream().catch((error: unknown) => this.fault(error));
-  }
-
   /** A loop nats.js drives failed: counted as an error, never an unhandled rejection. */
   private fault(error: unknown): void {
     this.counts.errors++;
     this.logger.warn({ err: describeError(error) }, 'status publisher: internal fault');
   }
 
-  /** The delivery loop; clears `working` in the same turn as it finds nothing left to do. */
-  private async deliverJetStream(): Promise<void> {
-    try {
-      while (!this.stopped && this.pending.length > 0) {
-        const js = this.js;
-        if (!this.up || js === null) {
-          const up = this.wentUp.next();
-          const halted = this.halted.next();
-          await Promise.race([up.promise, halted.promise]);
-          up.cancel();
-          halted.cancel();
-          continue;
-        }
-        const entry = this.pending[0];
-        // Not acknowledged: dropped (the loop moves on), stopped, or the connection went down
-        // (the loop waits for it to come back).
-        if ((await this.deliverOne(js, entry)) && !entry.dropped && this.pending[0] === entry) {
-          this.pending.shift();
-          this.counts.emitted++;
-          entry.resolve();
-          this.progressed.fire();
-        }
-      }
-    } finally {
-      this.working = false;
-    }
-  }
-
-  private deliverOne(js: JetStreamClient, entry: PendingClaim): Promise<boolean> {
-    return publishUntilAcknowledged(js, entry.claim.subject, entry.claim.payload, {
-      policy: this.options.jetstream,
-      ...(this.options.random === undefined ? {} : { random: this.options.random }),
-      msgID: entry.claim.headers[CLAIM_HEADERS.msgId],
-      headers: () => toMsgHdrs(entry.claim.headers),
-      state: entry,
-      givenUp: () => entry.dropped || this.stopped,
-      connectionUp: () => this.up,
-      onInterrupt: (wake) => {
-        const fromDown = this.wentDown.subscribe(wake);
-        const fromHalt = this.halted.subscribe(wake);
-        return () => {
-          fromDown();
-          fromHalt();
-        };
+  /** What the JetStream delivery loop reads and tells: this publisher's queue, state and counts. */
+  private jetStreamHost(): JetStreamDeliveryHost {
+    return {
+      pending: this.pending,
+      jetStream: () => (this.up ? this.js : null),
+      stopped: () => this.stopped,
+      wentUp: this.wentUp,
+      wentDown: this.wentDown,
+      halted: this.halted,
+      acknowledged: (entry) => {
+        this.pending.shift();
+        this.counts.emitted++;
+        entry.resolve();
+        this.progressed.next();
       },
-      onFailure: (error, attempt) => {
+      failed: (entry, error, attempt) => {
         this.counts.errors++;
         const details = { err: error, subject: entry.claim.subject, attempt };
         if (attempt === 1) this.logger.warn(details, 'status claim not acknowledged; retrying');
         else this.logger.debug(details, 'status claim retry failed');
       },
-      onRetry: () => {
+      retrying: () => {
         this.counts.retries++;
       },
-    });
+      fault: (error) => this.fault(error),
+    };
   }
 
   private async follow(nc: NatsConnection, feed: AsyncIterable<Status>): Promise<void> {

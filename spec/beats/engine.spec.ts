@@ -1,4 +1,4 @@
-import { map, type SchedulerLike } from 'rxjs';
+import { config, map, type SchedulerLike } from 'rxjs';
 import type { TestScheduler } from 'rxjs/testing';
 import type { Beat } from '../../lib/beats/beat';
 import type { FrameOutcome } from '../../lib/beats/engine';
@@ -984,6 +984,85 @@ describe('BeatEngine', () => {
         at(scheduler, 1, () => engine.beats$.subscribe(() => engine.stop()));
         engine.start();
       });
+    });
+  });
+
+  describe('beats$ and downbeats$', () => {
+    it('are hot: a subscriber gets the beats delivered while it is subscribed, then the end', () => {
+      const scheduler = testScheduler();
+      scheduler.run(({ expectObservable }) => {
+        const engine = engineOn(scheduler);
+        push(scheduler, engine, 100, judged(1));
+        push(scheduler, engine, 200, judged(2));
+        push(scheduler, engine, 300, judged(3));
+        at(scheduler, 400, () => engine.stop());
+        const labels = engine.beats$.pipe(map(label));
+        expectObservable(labels, '150ms ^').toBe('200ms a 99ms b 99ms |', { a: 'p2', b: 'p3' });
+        expectObservable(labels, '^ 249ms !').toBe('100ms a 99ms b', { a: 'p1', b: 'p2' });
+        expectObservable(labels, '500ms ^').toBe('500ms |');
+      });
+    });
+
+    it('give a subscriber added during a delivery the next beat, and one removed no more', () => {
+      const scheduler = testScheduler();
+      const seen: string[] = [];
+      scheduler.run(() => {
+        const engine = engineOn(scheduler);
+        const second = engine.beats$.subscribe((beat) => seen.push(`second ${label(beat)}`));
+        let added = false;
+        engine.beats$.subscribe((beat) => {
+          seen.push(`first ${label(beat)}`);
+          if (added) return;
+          added = true;
+          engine.beats$.subscribe((later) => seen.push(`late ${label(later)}`));
+        });
+        engine.beats$.subscribe((beat) => {
+          seen.push(`third ${label(beat)}`);
+          second.unsubscribe();
+        });
+        push(scheduler, engine, 100, judged(1));
+        push(scheduler, engine, 200, judged(2));
+        at(scheduler, 300, () => engine.stop());
+      });
+      expect(seen).toEqual([
+        'second p1',
+        'first p1',
+        'third p1',
+        'first p2',
+        'third p2',
+        'late p2',
+      ]);
+    });
+
+    it('keep serving the others, and the engine its timeline, when a subscriber throws: rxjs reports it', () => {
+      const scheduler = testScheduler();
+      const reported: unknown[] = [];
+      const order: string[] = [];
+      const boom = new Error('boom');
+      const before = config.onUnhandledError;
+      config.onUnhandledError = (error) => reported.push(error);
+      try {
+        scheduler.run(() => {
+          const engine = engineOn(scheduler, {
+            afterDelivery: (beat) => order.push(`after ${label(beat)}`),
+          });
+          engine.beats$.subscribe(() => {
+            throw boom;
+          });
+          engine.downbeats$.subscribe(() => {
+            throw boom;
+          });
+          engine.beats$.subscribe((beat) => order.push(`beat ${label(beat)}`));
+          engine.downbeats$.subscribe((beat) => order.push(`downbeat ${label(beat)}`));
+          push(scheduler, engine, 100, judged(4));
+          // Degraded at 100 + 1000 + 100: the synthetic beat comes from the engine's own timer.
+          at(scheduler, 1300, () => engine.stop());
+        });
+      } finally {
+        config.onUnhandledError = before;
+      }
+      expect(order).toEqual(['beat p4', 'downbeat p4', 'after p4', 'beat s5', 'after s5']);
+      expect(reported).toEqual([boom, boom, boom]);
     });
   });
 

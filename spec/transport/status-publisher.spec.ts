@@ -201,6 +201,25 @@ describe('StatusPublisher, core delivery', () => {
     expect(fake.flushes).toBe(1);
   });
 
+  it('flush ends on a disconnect during its round trip, and leaves nothing waiting on events', async () => {
+    const fake = fakeConnection();
+    const publisher = new StatusPublisher({ delivery: 'core', bufferSize: 8 });
+    publisher.attach(fake.connection);
+    await publisher.publish(claim(1));
+    const waiting = () => (publisher as unknown as { wentDown: { observed: boolean } }).wentDown;
+    for (let i = 0; i < 100; i++) await publisher.flush();
+    expect(waiting().observed).toBe(false);
+    fake.connection.flush = () => new Promise<void>(() => undefined);
+    let flushed = false;
+    const flushing = publisher.flush().then(() => (flushed = true));
+    await settle();
+    expect(flushed).toBe(false);
+    expect(waiting().observed).toBe(true);
+    publisher.connectionDown();
+    await flushing;
+    expect(waiting().observed).toBe(false);
+  });
+
   it('rejects a claim nats.js refuses, and counts it', async () => {
     const fake = fakeConnection();
     const publisher = new StatusPublisher({ delivery: 'core', bufferSize: 8 });

@@ -13,7 +13,7 @@
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { connect } from 'nats';
-import type { Logger } from '../lib/config';
+import type { Logger } from '../lib/observability/logger';
 import { NatsLink } from '../lib/transport/nats-link';
 
 const [who = 'sdk', kind = 'silent'] = process.argv.slice(2);

@@ -15,7 +15,6 @@ import { isLogger, silentLogger, type Logger } from './observability/logger';
 import { TOKEN_PATTERN } from './protocol/subjects';
 
 // The type of the `logger` field; it lives beside the guard that wraps it.
-export { silentLogger, type Logger } from './observability/logger';
 
 /** `natsOptions` keys the SDK sets itself from its own fields; passing one is a ConfigError. */
 export const SDK_OWNED_NATS_OPTIONS = [

@@ -1,4 +1,5 @@
-import { defaultConfig, resolveConfig, silentLogger, type Config } from '../lib/config';
+import { defaultConfig, resolveConfig, type Config } from '../lib/config';
+import { silentLogger } from '../lib/observability/logger';
 import { encodeBase64 } from '../lib/crypto/base64';
 import { generateSigningKey } from '../lib/crypto/keys';
 import { ConfigError } from '../lib/errors';

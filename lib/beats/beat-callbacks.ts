@@ -1,4 +1,4 @@
-import type { Logger } from '../config';
+import type { Logger } from '../observability/logger';
 import { describeError } from '../observability/logger';
 import { RecentSummary } from '../observability/summary';
 import { isPromiseLike } from '../promise-like';

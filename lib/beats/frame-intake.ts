@@ -1,6 +1,6 @@
 import type { HeadersLike } from '../protocol/headers';
 import { FRAME_REJECT_REASONS, judgeFrame, type JudgeContext } from '../protocol/judge';
-import type { Logger } from '../config';
+import type { Logger } from '../observability/logger';
 import { RateLimitedLog } from '../observability/logger';
 import { RecentSummary } from '../observability/summary';
 import { BEAT_ENGINE_REJECT_REASONS, type BeatEngine, type BeatEngineRejectReason } from './engine';

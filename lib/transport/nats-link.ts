@@ -8,7 +8,7 @@ import {
 } from 'nats';
 import { Subject, type Observable } from 'rxjs';
 import { ConnectionError } from '../errors';
-import type { Logger } from '../config';
+import type { Logger } from '../observability/logger';
 import { describeError } from '../observability/logger';
 import { Backoff } from './backoff';
 import { abortConnection, connectNats } from './dial';

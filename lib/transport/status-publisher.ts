@@ -11,7 +11,8 @@
  */
 import { firstValueFrom, from, race, Subject } from 'rxjs';
 import { DebugEvents, Events, type JetStreamClient, type NatsConnection, type Status } from 'nats';
-import { silentLogger, type Logger, type StatusDelivery } from '../config';
+import type { StatusDelivery } from '../config';
+import { silentLogger, type Logger } from '../observability/logger';
 import { ClientStateError, ConnectionError, StatusClaimDroppedError } from '../errors';
 import { describeError } from '../observability/logger';
 import {

@@ -2,7 +2,7 @@
  * The rate-limited log measures its interval on the monotonic clock: a wall-clock step back
  * must not silence a kind of warning for the length of the step.
  */
-import type { Logger } from '../../lib/config';
+import type { Logger } from '../../lib/observability/logger';
 import { RateLimitedLog } from '../../lib/observability/logger';
 
 function recorder(): Logger & { warnings: unknown[] } {

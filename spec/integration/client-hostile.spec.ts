@@ -5,7 +5,7 @@
  * and nothing reaches the process as an unhandled rejection or an uncaught exception.
  */
 import type { NatsConnection } from 'nats';
-import type { Logger } from '../../lib/config';
+import type { Logger } from '../../lib/observability/logger';
 import { freePorts, startNatsServer, type NatsServerHandle } from '../support/nats-server';
 import {
   beatFrame,

@@ -1,4 +1,4 @@
-import type { Logger } from '../../lib/config';
+import type { Logger } from '../../lib/observability/logger';
 import { describeError, guardLogger } from '../../lib/observability/logger';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;

@@ -1,6 +1,6 @@
 import { RecentSummary } from '../../lib/observability/summary';
 import { RateLimitedLog } from '../../lib/observability/logger';
-import type { Logger } from '../../lib/config';
+import type { Logger } from '../../lib/observability/logger';
 
 describe('RecentSummary', () => {
   it('is all zeros with no sample', () => {

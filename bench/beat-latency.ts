@@ -46,8 +46,8 @@ import { BeatEngine } from '../lib/beats/engine';
 import { FrameIntake } from '../lib/beats/frame-intake';
 import { SharedBudgetIndex } from '../lib/beats/budget-index';
 import { SyntheticClock } from '../lib/beats/synthetic-clock';
-import { BackbeatClient, createClient } from '../lib/client';
-import { HybridLogicalClock } from '../lib/clock/hlc';
+import { createClient } from '../lib/client';
+import { ClientSnapshots } from '../lib/observability/snapshots';
 import { RecentSummary } from '../lib/observability/summary';
 import { beatSubject } from '../lib/protocol/subjects';
 import { startPulse } from '../lib/pulse/pulse';
@@ -159,12 +159,13 @@ function timeMethod(prototype: object, name: string, label: string): void {
 function profileClientPath(): void {
   timeMethod(FrameIntake.prototype, 'receive', 'FrameIntake.receive (judge + engine)');
   timeMethod(BeatEngine.prototype, 'frame', 'BeatEngine.frame');
+  timeMethod(BeatEngine.prototype, 'fresh', 'BeatEngine.fresh (staleness)');
+  timeMethod(BeatEngine.prototype, 'placeOnGrid', 'BeatEngine.placeOnGrid');
   timeMethod(BeatEngine.prototype, 'mergeStamp', 'BeatEngine.mergeStamp');
-  timeMethod(HybridLogicalClock.prototype, 'settle', 'HybridLogicalClock.settle (after delivery)');
   timeMethod(SyntheticClock.prototype, 'watchSilence', 'SyntheticClock.watchSilence');
   timeMethod(BeatEngine.prototype, 'deliver', 'BeatEngine.deliver (subscribers included)');
   timeMethod(SharedBudgetIndex.prototype, 'next', 'SharedBudgetIndex.next');
-  timeMethod(BackbeatClient.prototype, 'refreshHealth', 'BackbeatClient.refreshHealth');
+  timeMethod(ClientSnapshots.prototype, 'refresh', 'ClientSnapshots.refresh (health)');
   timeMethod(RecentSummary.prototype, 'record', 'RecentSummary.record');
 }
 

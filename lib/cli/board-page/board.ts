@@ -1,8 +1,7 @@
 /**
- * The page `backbeat board` serves: connects to nats-server's WebSocket listener with nats.ws,
- * follows the cluster with the SDK's browser build, and draws what the SDK delivers.
+ * The page `backbeat board` serves: follows the cluster with the SDK's browser build, which dials
+ * nats-server's WebSocket listener (nats.ws), and draws what the SDK delivers.
  */
-import { connect, type ConnectionOptions } from 'nats.ws';
 import { beatIndexToLegacy, createClient, type HealthStatus } from '../../index';
 import type { BoardConfig } from '../board-config';
 import { BoardModel, LATENESS_WINDOW_MS, type AgentRow } from './board-model';
@@ -146,19 +145,17 @@ async function start(): Promise<void> {
   const config = (await response.json()) as BoardConfig;
   setText('cluster', config.clusterId);
   document.title = `backbeat board: ${config.clusterId}`;
-  const options: ConnectionOptions = {
-    servers: [...config.servers],
-    name: 'backbeat-board',
-    maxReconnectAttempts: -1,
-    ...(config.user !== undefined && { user: config.user, pass: config.pass }),
-    ...(config.token !== undefined && { token: config.token }),
-  };
-  const connection = await connect(options);
+  // Dialled by the SDK's browser edge (nats.ws), as any client given `ws://` URLs: its reconnect
+  // backoff, health and degradation come with it.
   const client = createClient({
     clusterId: config.clusterId,
     agentId: `board-${crypto.getRandomValues(new Uint32Array(1))[0].toString(16)}`,
-    // nats.ws and nats.js share one client API (and its types); only their transports differ.
-    connection,
+    natsUrl: [...config.servers],
+    natsOptions: {
+      name: 'backbeat-board',
+      ...(config.user !== undefined && { user: config.user, pass: config.pass }),
+      ...(config.token !== undefined && { token: config.token }),
+    },
   });
   client.beat$.subscribe((beat) => {
     health = client.health();

@@ -19,6 +19,7 @@ import { FollowedGrid } from './grid';
 import { beatFromFrame, syntheticBeat } from './make-beat';
 import { periodMs } from './schedule';
 import { LatenessReference } from './staleness';
+import { monotonicNow } from '../clock/monotonic-now';
 import { SyntheticClock, type SyntheticSlot } from './synthetic-clock';
 import { MAX_BEAT_INDEX } from '../protocol/text';
 
@@ -44,7 +45,9 @@ type MutableCounters = { -readonly [K in keyof BeatEngineCounters]: BeatEngineCo
  * index 2^53−1 (docs/protocol.md section 9).
  *
  * Streams are hot (a `Subject` each), never replay, and complete on {@link stop}; a subscriber
- * that throws harms no other (rxjs reports its error to `config.onUnhandledError`). For
+ * that throws harms no other (rxjs reports its error to `config.onUnhandledError`, else throws
+ * it asynchronously: an uncaught exception, as for any rxjs subscriber without an error
+ * handler). For
  * each delivered beat, in this order: `leadObserver`, `beats$`, then `downbeats$` when it is the
  * first beat of its window (or starts a new timeline), then `afterDelivery`. State is updated
  * before any of them is told. Timeline resets are flagged on the beat and counted; logging them
@@ -122,10 +125,7 @@ export class BeatEngine {
   constructor(options: BeatEngineOptions) {
     checkEngineOptions(options);
     const scheduler = options.scheduler ?? asyncScheduler;
-    // The asyncScheduler family tells time by Date.now, which is not monotonic.
-    const wallClockScheduler = scheduler.now === asyncScheduler.now;
-    this.now =
-      options.now ?? (wallClockScheduler ? () => performance.now() : () => scheduler.now());
+    this.now = options.now ?? monotonicNow(scheduler);
     this.wallNow = options.wallNow ?? Date.now;
     this.clock = options.clock;
     this.leadObserver = options.leadObserver;

@@ -42,7 +42,9 @@ interface SyntheticSchedule {
  * so each arm replaces the pending one.
  *
  * @example
- * const timer = new SyntheticClock(scheduler, () => performance.now(), engine);
+ * const timer = new SyntheticClock(scheduler, monotonicNow(scheduler), {
+ *   silenceDeadline, silenceReached, slotDue,
+ * });
  * timer.watchSilence(); // after every frame
  * timer.degrade(anchorMs, period, pointMs); // from silenceReached, or at once
  */
@@ -85,7 +87,8 @@ export class SyntheticClock {
   /**
    * Starts the synthetic schedule anchored at `anchorMs`, `pointMs` being the degradation
    * point: the latest slot due then is the first synthetic beat (slots before it are not
-   * emitted); slots that passed after it, while the timer was held up, are skipped and counted.
+   * emitted); slots that passed after it, while the timer was held up, are skipped (and told
+   * of in the next slot's `skipped`).
    */
   degrade(anchorMs: number, period: number, pointMs: number): void {
     const firstSlot = Math.max(1, latestSlotAt(anchorMs, period, pointMs));

@@ -5,6 +5,7 @@
  */
 import type { MsgHdrs } from 'nats';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { monotonicNow } from '../clock/monotonic-now';
 import { BackbeatClient, type ClientRuntime, type StopOptions } from '../client';
 import type { Config } from '../config';
 import { ConfigError } from '../errors';
@@ -168,23 +169,24 @@ function resolveRuntime(runtime: TestClientRuntime): {
   if (scheduler !== undefined && !isScheduler(scheduler)) {
     throw new ConfigError('scheduler', 'must be an RxJS scheduler (now() and schedule())');
   }
+  if ('now' in runtime) {
+    throw new ConfigError('now', 'is no longer taken: the scheduler tells the monotonic time');
+  }
   if (runtime.wallNow !== undefined && typeof runtime.wallNow !== 'function') {
     throw new ConfigError('wallNow', 'must be a function returning ms');
   }
   if (maxVirtualMs !== undefined && !(typeof maxVirtualMs === 'number' && maxVirtualMs > 0)) {
     throw new ConfigError('maxVirtualMs', 'must be a number > 0 (Infinity for no limit)');
   }
+  const now = monotonicNow(scheduler);
   // The asyncScheduler family tells the real (or jest's fake) Date.now: not a virtual clock.
-  const virtual = scheduler !== undefined && scheduler.now !== asyncScheduler.now;
-  if (virtual) {
-    const now = (): number => scheduler.now();
+  if (scheduler !== undefined && scheduler.now !== asyncScheduler.now) {
     return {
       timers: new TestTimers(scheduler, now, maxVirtualMs ?? DEFAULT_MAX_VIRTUAL_MS),
       now,
       wallNow: runtime.wallNow ?? (() => TEST_EPOCH_MS + scheduler.now()),
     };
   }
-  const now = (): number => performance.now();
   return {
     timers: new TestTimers(scheduler ?? asyncScheduler, now, maxVirtualMs ?? Infinity),
     now,

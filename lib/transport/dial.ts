@@ -22,7 +22,8 @@
  * subclass below before nats.js uses it. To reach the handler before its first dial,
  * `ProtocolHandler.prototype.dialLoop` is wrapped for the duration of the synchronous
  * `NatsConnectionImpl.connect` call, in which nats.js creates the handler and calls it: no
- * other code runs meanwhile, so no other connection sees the wrapper.
+ * other connection is created meanwhile, and the wrapper removes itself before nats.js runs any
+ * option callback.
  * spec/transport/dial-pins.spec.ts fails if a nats.js upgrade changes what this relies on.
  */
 import { createConnection, type Socket } from 'node:net';

@@ -102,7 +102,7 @@ export async function ensureStatusStream(
   const jsm = await connection.jetstreamManager();
   const info = await streamInfo(jsm, stream);
   if (info === null) {
-    const wanted = checkedAges({ ...NEW_STREAM_DEFAULTS, ...given });
+    const wanted = checkedAges({ ...NEW_STREAM_DEFAULTS, ...given }, given);
     await jsm.streams.add({
       name: stream,
       storage: StorageType.File,
@@ -123,7 +123,7 @@ export async function ensureStatusStream(
     duplicateWindowMs: millis(config.duplicate_window),
     maxAgeMs: millis(config.max_age),
   };
-  const wanted = checkedAges({ ...current, ...given });
+  const wanted = checkedAges({ ...current, ...given }, given);
   const subjects = config.subjects ?? [];
   const updated: string[] = [];
   if (!subjects.includes(subject)) updated.push('subjects');
@@ -133,7 +133,8 @@ export async function ensureStatusStream(
   if (updated.length > 0) {
     await jsm.streams.update(stream, {
       ...config,
-      ...streamSettings(wanted),
+      // Only what is given: a kept setting goes back exactly as the stream has it.
+      ...streamSettings(given),
       subjects: subjects.includes(subject) ? subjects : [...subjects, subject],
     });
   }
@@ -217,23 +218,31 @@ function givenSettings(options: EnsureStatusStreamOptions): Partial<Settings> {
   };
 }
 
-/** The settings, refused when claims would expire before their duplicate window ends. */
-function checkedAges(settings: Settings): Settings {
+/**
+ * The settings, refused when claims would expire before their duplicate window ends: naming
+ * `maxAgeMs` when it was given, else `duplicateWindowMs` (the stream's own age was kept).
+ */
+function checkedAges(settings: Settings, given: Partial<Settings>): Settings {
   const { duplicateWindowMs, maxAgeMs } = settings;
-  if (maxAgeMs !== 0 && maxAgeMs < duplicateWindowMs) {
+  if (maxAgeMs === 0 || maxAgeMs >= duplicateWindowMs) return settings;
+  if (given.maxAgeMs !== undefined) {
     throw new ConfigError(
       'maxAgeMs',
       `must be an integer of ms no shorter than duplicateWindowMs (${duplicateWindowMs}), got ${maxAgeMs}`,
     );
   }
-  return settings;
+  throw new ConfigError(
+    'duplicateWindowMs',
+    `must be no longer than the stream's maximum age (${maxAgeMs} ms, kept: give maxAgeMs too to change it), got ${duplicateWindowMs}`,
+  );
 }
 
-/** The settings as JetStream's stream configuration spells them. */
-function streamSettings(settings: Settings): Partial<StreamConfig> {
+/** The settings as JetStream's stream configuration spells them (those present). */
+function streamSettings(settings: Partial<Settings>): Partial<StreamConfig> {
+  const { replicas, duplicateWindowMs, maxAgeMs } = settings;
   return {
-    num_replicas: settings.replicas,
-    duplicate_window: nanos(settings.duplicateWindowMs),
-    max_age: nanos(settings.maxAgeMs),
+    ...(replicas !== undefined && { num_replicas: replicas }),
+    ...(duplicateWindowMs !== undefined && { duplicate_window: nanos(duplicateWindowMs) }),
+    ...(maxAgeMs !== undefined && { max_age: nanos(maxAgeMs) }),
   };
 }

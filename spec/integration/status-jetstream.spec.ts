@@ -148,10 +148,10 @@ describe('JetStream status delivery against nats-server', () => {
       const { config } = await jsm.streams.info('BACKBEAT_STATUS_kept');
       expect(config.max_age).toBe(nanos(7_200_000));
       expect(config.duplicate_window).toBe(nanos(30_000));
-      // A duplicate window longer than the age kept is refused, naming the age.
+      // A duplicate window longer than the age kept is refused, naming the setting given.
       await expect(
         ensureStatusStream(nc, 'kept', { duplicateWindowMs: 8_000_000 }),
-      ).rejects.toMatchObject({ field: 'maxAgeMs' });
+      ).rejects.toMatchObject({ field: 'duplicateWindowMs' });
     });
 
     it('refuses a memory-stored stream, naming storage', async () => {

@@ -346,6 +346,10 @@ describe('createTestClient on a TestScheduler', () => {
     expect(() => createTestClient({}, { scheduler, maxVirtualMs: 0 })).toThrow(
       expect.objectContaining({ field: 'maxVirtualMs' }) as Error,
     );
+    // The separate monotonic clock it once took: the scheduler tells the time now.
+    expect(() => createTestClient({}, { scheduler, now: () => 0 } as never)).toThrow(
+      expect.objectContaining({ field: 'now' }) as Error,
+    );
     expect(() => createTestClient({ clusterId: 'a.b' }, { scheduler })).toThrow(
       expect.objectContaining({ field: 'clusterId' }) as Error,
     );

@@ -18,7 +18,11 @@ export declare function measureSdkBundle(): Promise<BundleSize>;
 export declare function buildBoardPage(outDir: string): Promise<void>;
 
 /** Bundles a page script with the browser edges, rxjs and nats.ws. */
-export declare function buildPageScript(entry: string, outfile: string): Promise<void>;
+export declare function buildPageScript(
+  entry: string,
+  outfile: string,
+  options?: { minify?: boolean },
+): Promise<void>;
 
 /** The SDK bundle's Node builtins (must be none), mentions of Buffer, bare imports and size. */
 export declare function checkSdkBundle(): Promise<{

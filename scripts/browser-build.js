@@ -154,17 +154,8 @@ async function measureSdkBundle() {
  */
 async function buildBoardPage(outDir) {
   mkdirSync(outDir, { recursive: true });
-  await esbuild.build({
-    entryPoints: [join(boardSourceDir, 'board.ts')],
-    outfile: join(outDir, 'board.js'),
-    bundle: true,
+  await buildPageScript(join(boardSourceDir, 'board.ts'), join(outDir, 'board.js'), {
     minify: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    alias: { nats: 'nats.ws' },
-    plugins: [browserEdges, zodNamespaceImports, natsWsNodeCrypto],
-    logLevel: 'warning',
   });
   for (const file of ['index.html', 'board.css']) {
     copyFileSync(join(boardSourceDir, file), join(outDir, file));
@@ -184,16 +175,19 @@ async function buildBrowser() {
 }
 
 /**
- * Bundles a page script (a spec's page) with the browser edges, rxjs and nats.ws included.
+ * Bundles a page script (the board's, a spec's page) with the browser edges, rxjs and nats.ws
+ * included.
  * @param {string} entry the page's TypeScript entry
  * @param {string} outfile where the script goes
+ * @param {{ minify?: boolean }} [options]
  * @return {Promise<void>}
  */
-async function buildPageScript(entry, outfile) {
+async function buildPageScript(entry, outfile, { minify = false } = {}) {
   await esbuild.build({
     entryPoints: [entry],
     outfile,
     bundle: true,
+    minify,
     format: 'esm',
     platform: 'browser',
     target: 'es2022',

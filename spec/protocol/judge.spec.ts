@@ -44,9 +44,11 @@ function windowOrPlaceholder(cluster: string, beatIndex: number, beatsPerBar: nu
 
 /** A frame that is valid unless `fields` say otherwise (downbeat and window follow the index). */
 function frame(fields: Record<string, unknown> = {}): Record<string, unknown> {
-  const beatIndex = (fields.beat_index as number | undefined) ?? 8;
-  const beatsPerBar = (fields.beats_per_bar as number | undefined) ?? 4;
-  const cluster = (fields.cluster_id as string | undefined) ?? CLUSTER;
+  // Fields of any JSON shape (the property test's) override these; only numbers and strings are
+  // used to derive the downbeat and window (an object without a prototype cannot be `%`-ed).
+  const beatIndex = typeof fields.beat_index === 'number' ? fields.beat_index : 8;
+  const beatsPerBar = typeof fields.beats_per_bar === 'number' ? fields.beats_per_bar : 4;
+  const cluster = typeof fields.cluster_id === 'string' ? fields.cluster_id : CLUSTER;
   return {
     type: 'backbeat.beatframe.v1',
     cluster_id: cluster,
